@@ -1,0 +1,3 @@
+"""deploytrace: what is running where, and what evidence stands behind it."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from deploytrace.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Every face of deploytrace goes through it."""

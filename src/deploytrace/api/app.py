@@ -1,0 +1,40 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from deploytrace import __version__
+from deploytrace.api import deployments, environments, errors, health
+from deploytrace.api.limits import BodyLimit
+from deploytrace.api.runtime import Runtime
+from deploytrace.settings import Settings
+from deploytrace.storage.db import Database
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="deploytrace",
+        version=__version__,
+        summary="What is running where, and what evidence stands behind it.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(environments.environments_router)
+    app.include_router(environments.logical_environments_router)
+    app.include_router(deployments.router)
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+    return app
+
+
+def server_app() -> FastAPI:
+    """Factory for `uvicorn --factory` (the `deploytrace server` command sets the environment)."""
+    settings = Settings.from_env(dict(os.environ))
+    if not settings.database_url:
+        raise SystemExit("DEPLOYTRACE_DATABASE_URL is not set")
+    return create_app(Runtime(db=Database(settings.database_url, settings), settings=settings))

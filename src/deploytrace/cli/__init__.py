@@ -1,0 +1,1 @@
+"""The `deploytrace` command-line interface."""

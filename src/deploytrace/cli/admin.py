@@ -1,0 +1,110 @@
+"""Operator commands: `server`, `admin bootstrap`, `db upgrade`."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import click
+
+from deploytrace.cli import output
+from deploytrace.cli.main import State, common_options
+
+if TYPE_CHECKING:
+    from deploytrace.storage.db import Database
+
+_URL_HELP = (
+    "postgresql+psycopg://user:pass@host/db or sqlite:///path [env DEPLOYTRACE_DATABASE_URL]."
+)
+
+
+def _database(state: State, url: str | None) -> Database:
+    from deploytrace.storage.db import Database
+
+    url = url or state.settings.database_url or state.settings.embedded_database_url
+    return Database(url, state.settings)
+
+
+@click.command(help="Serve the HTTP API and the dashboard.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--database-url", default=None, help=_URL_HELP)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@common_options
+def server(
+    state: State, host: str, port: int, database_url: str | None, workers: int, log_level: str
+) -> None:
+    import uvicorn
+
+    from deploytrace.storage import migrate
+    from deploytrace.storage.db import Database
+
+    url = database_url or state.settings.database_url or state.settings.embedded_database_url
+    db = Database(url, state.settings)
+    migrate.upgrade(db)  # safe with several replicas starting at once (advisory lock)
+    db.dispose()
+    os.environ["DEPLOYTRACE_DATABASE_URL"] = db.url
+    uvicorn.run(
+        "deploytrace.api.app:server_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@click.group(help="Operator commands that talk to the database directly.")
+def admin() -> None:
+    pass
+
+
+@admin.command(help="Create an organization if needed and print a new admin token for it.")
+@click.option("--database-url", default=None, help=_URL_HELP)
+@click.option("--org", "org_name", required=True, help="Organization name (DNS-1123 label).")
+@common_options
+def bootstrap(state: State, database_url: str | None, org_name: str) -> None:
+    from deploytrace.services import tenancy
+    from deploytrace.storage import migrate
+
+    db = _database(state, database_url)
+    migrate.ensure_current(db)
+    org, token = tenancy.bootstrap(db, org_name)
+    if state.json:
+        output.emit_json({"org": org.name, "token": token})
+    else:
+        click.echo(f"organization: {org.name}")
+        click.echo(f"token:        {token}")
+        click.echo("The token is shown once; store it now.", err=True)
+
+
+@click.group(help="Database schema management.")
+def db() -> None:
+    pass
+
+
+@db.command(help="Apply pending migrations.")
+@click.option("--database-url", default=None, help=_URL_HELP)
+@common_options
+def upgrade(state: State, database_url: str | None) -> None:
+    from deploytrace.storage import migrate
+
+    database = _database(state, database_url)
+    ran = migrate.upgrade(database)
+    result = {"revision": migrate.HEAD, "migrated": ran}
+    if state.json:
+        output.emit_json(result)
+    else:
+        click.echo(
+            f"schema at revision {migrate.HEAD}" + (" (upgraded)" if ran else " (already current)")
+        )

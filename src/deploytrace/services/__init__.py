@@ -1,0 +1,1 @@
+"""The domain layer: rules, transactions and authorization. No HTTP, no CLI."""

@@ -1,0 +1,82 @@
+"""The one typed settings object, read from `DEPLOYTRACE_*` environment variables.
+
+A frozen dataclass rather than pydantic-settings: the CLI reads settings on every
+call, before it knows whether it needs the heavy server stack, and
+pydantic-settings alone costs more start-up time than the whole client path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from deploytrace.errors import InvalidInput
+
+MIB = 1024 * 1024
+
+
+def _default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("deploytrace", appauthor=False))
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise InvalidInput(f"{name} must not be negative, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with its environment variable in the comment."""
+
+    home: Path = field(default_factory=_default_home)  # DEPLOYTRACE_HOME
+    database_url: str | None = None  # DEPLOYTRACE_DATABASE_URL (server and admin commands)
+    server: str | None = None  # DEPLOYTRACE_SERVER (CLI: talk to this server)
+    token: str | None = None  # DEPLOYTRACE_TOKEN (CLI: bearer token for the server)
+    max_body_bytes: int = 25 * MIB  # DEPLOYTRACE_MAX_BODY_BYTES
+    db_pool_size: int = 10  # DEPLOYTRACE_DB_POOL_SIZE (per server process)
+    db_connect_timeout: int = 3  # DEPLOYTRACE_DB_CONNECT_TIMEOUT (seconds)
+    db_statement_timeout_ms: int = 15_000  # DEPLOYTRACE_DB_STATEMENT_TIMEOUT_MS
+    http_timeout: float = 30.0  # DEPLOYTRACE_HTTP_TIMEOUT (CLI -> server, seconds)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        home = env.get("DEPLOYTRACE_HOME")
+        settings = cls() if not home else cls(home=Path(home).expanduser())
+        timeout_raw = env.get("DEPLOYTRACE_HTTP_TIMEOUT")
+        try:
+            timeout = float(timeout_raw) if timeout_raw else settings.http_timeout
+        except ValueError:
+            raise InvalidInput(
+                f"DEPLOYTRACE_HTTP_TIMEOUT must be a number, got {timeout_raw!r}"
+            ) from None
+        return replace(
+            settings,
+            database_url=env.get("DEPLOYTRACE_DATABASE_URL") or None,
+            server=env.get("DEPLOYTRACE_SERVER") or None,
+            token=env.get("DEPLOYTRACE_TOKEN") or None,
+            max_body_bytes=_int(env, "DEPLOYTRACE_MAX_BODY_BYTES", settings.max_body_bytes),
+            db_pool_size=_int(env, "DEPLOYTRACE_DB_POOL_SIZE", settings.db_pool_size),
+            db_connect_timeout=_int(
+                env, "DEPLOYTRACE_DB_CONNECT_TIMEOUT", settings.db_connect_timeout
+            ),
+            db_statement_timeout_ms=_int(
+                env, "DEPLOYTRACE_DB_STATEMENT_TIMEOUT_MS", settings.db_statement_timeout_ms
+            ),
+            http_timeout=timeout,
+        )
+
+    @property
+    def embedded_database_url(self) -> str:
+        return f"sqlite:///{self.home / 'deploytrace.db'}"

@@ -1,0 +1,319 @@
+"""Deployment records: the table, its indexes and its queries.
+
+A slot is (org, environment, logical environment, deployment name, kind). The
+partial unique index `uq_deployment_records_active_slot` is the database's own
+guarantee that a slot never holds two `deployed` records. `seq` is the keyset
+pagination key (insertion order, so "newest first" is `seq DESC`); every list
+index ends with it so that any page, however deep, is an index range scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Table,
+    Uuid,
+    and_,
+    exists,
+    insert,
+    select,
+    update,
+)
+
+from deploytrace.storage.base import BigSerial, UTCDateTime, metadata
+from deploytrace.storage.environments import environments, logical_environments
+
+DEPLOYED = "deployed"
+SUPERSEDED = "superseded"
+DECOMMISSIONED = "decommissioned"
+
+_ACTIVE = "status = 'deployed'"
+
+deployment_records = Table(
+    "deployment_records",
+    metadata,
+    Column("seq", BigSerial, primary_key=True, autoincrement=True),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("org_id", Uuid, ForeignKey("organizations.id"), nullable=False),
+    Column("environment_id", Uuid, ForeignKey("environments.id"), nullable=False),
+    Column("logical_environment_id", Uuid, ForeignKey("logical_environments.id"), nullable=False),
+    Column("deployment_name", String(253), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("artifact_digest", String(135), nullable=False),
+    Column("artifact_name", String(512)),
+    Column("artifact_version", String(256)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Column("superseded_by", Uuid),
+    Column("heartbeats", Integer, nullable=False, server_default="0"),
+    Column("recorded_by", String(63)),
+    CheckConstraint(f"status IN ('{DEPLOYED}', '{SUPERSEDED}', '{DECOMMISSIONED}')", name="status"),
+    CheckConstraint("kind IN ('CONTAINER_IMAGE', 'HELM_CHART')", name="kind"),
+    Index(
+        "uq_deployment_records_active_slot",
+        "org_id",
+        "environment_id",
+        "logical_environment_id",
+        "deployment_name",
+        "kind",
+        unique=True,
+        postgresql_where=_ACTIVE,
+        sqlite_where=_ACTIVE,
+    ),
+    # History of one slot (latest record for idempotent decommission).
+    Index(
+        "ix_deployment_records_slot_seq",
+        "org_id",
+        "environment_id",
+        "logical_environment_id",
+        "deployment_name",
+        "kind",
+        "seq",
+    ),
+    Index("ix_deployment_records_org_seq", "org_id", "seq"),
+    Index("ix_deployment_records_org_env_seq", "org_id", "environment_id", "seq"),
+    Index("ix_deployment_records_org_lenv_seq", "org_id", "logical_environment_id", "seq"),
+    Index(
+        "ix_deployment_records_org_env_lenv_seq",
+        "org_id",
+        "environment_id",
+        "logical_environment_id",
+        "seq",
+    ),
+    Index("ix_deployment_records_org_name_seq", "org_id", "deployment_name", "seq"),
+    Index("ix_deployment_records_org_digest_seq", "org_id", "artifact_digest", "seq"),
+    # The active views: small partial indexes that stay small however long history grows.
+    Index(
+        "ix_deployment_records_active_org_seq",
+        "org_id",
+        "seq",
+        postgresql_where=_ACTIVE,
+        sqlite_where=_ACTIVE,
+    ),
+    Index(
+        "ix_deployment_records_active_org_lenv_seq",
+        "org_id",
+        "logical_environment_id",
+        "seq",
+        postgresql_where=_ACTIVE,
+        sqlite_where=_ACTIVE,
+    ),
+    Index(
+        "ix_deployment_records_active_org_env_seq",
+        "org_id",
+        "environment_id",
+        "seq",
+        postgresql_where=_ACTIVE,
+        sqlite_where=_ACTIVE,
+    ),
+)
+
+r = deployment_records
+
+
+@dataclass(frozen=True)
+class Slot:
+    org_id: uuid.UUID
+    environment_id: uuid.UUID
+    logical_environment_id: uuid.UUID
+    deployment_name: str
+    kind: str
+
+    def where(self) -> list[ColumnElement[bool]]:
+        return [
+            r.c.org_id == self.org_id,
+            r.c.environment_id == self.environment_id,
+            r.c.logical_environment_id == self.logical_environment_id,
+            r.c.deployment_name == self.deployment_name,
+            r.c.kind == self.kind,
+        ]
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """A record as stored, with its environment names joined in."""
+
+    seq: int
+    id: uuid.UUID
+    environment: str
+    logical_environment: str
+    deployment_name: str
+    kind: str
+    artifact_digest: str
+    artifact_name: str | None
+    artifact_version: str | None
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_seen_at: dt.datetime
+    ended_at: dt.datetime | None
+    superseded_by: uuid.UUID | None
+    heartbeats: int
+
+
+_view_columns = (
+    r.c.seq,
+    r.c.id,
+    environments.c.name.label("environment"),
+    logical_environments.c.name.label("logical_environment"),
+    r.c.deployment_name,
+    r.c.kind,
+    r.c.artifact_digest,
+    r.c.artifact_name,
+    r.c.artifact_version,
+    r.c.status,
+    r.c.created_at,
+    r.c.updated_at,
+    r.c.last_seen_at,
+    r.c.ended_at,
+    r.c.superseded_by,
+    r.c.heartbeats,
+)
+
+
+def _view() -> Select[tuple[object, ...]]:
+    return (
+        select(*_view_columns)
+        .join(environments, environments.c.id == r.c.environment_id)
+        .join(logical_environments, logical_environments.c.id == r.c.logical_environment_id)
+    )
+
+
+def _record(row: object) -> RecordRow:
+    return RecordRow(**row._mapping)  # type: ignore[attr-defined]
+
+
+def active_in_slot(conn: Connection, slot: Slot) -> RecordRow | None:
+    row = conn.execute(_view().where(*slot.where(), r.c.status == DEPLOYED)).first()
+    return _record(row) if row else None
+
+
+def latest_in_slot(conn: Connection, slot: Slot) -> RecordRow | None:
+    row = conn.execute(_view().where(*slot.where()).order_by(r.c.seq.desc()).limit(1)).first()
+    return _record(row) if row else None
+
+
+def get(conn: Connection, org_id: uuid.UUID, record_id: uuid.UUID) -> RecordRow | None:
+    row = conn.execute(_view().where(r.c.org_id == org_id, r.c.id == record_id)).first()
+    return _record(row) if row else None
+
+
+def insert_record(
+    conn: Connection,
+    slot: Slot,
+    *,
+    record_id: uuid.UUID,
+    digest: str,
+    artifact_name: str | None,
+    artifact_version: str | None,
+    now: dt.datetime,
+    recorded_by: str | None,
+) -> None:
+    conn.execute(
+        insert(r).values(
+            id=record_id,
+            org_id=slot.org_id,
+            environment_id=slot.environment_id,
+            logical_environment_id=slot.logical_environment_id,
+            deployment_name=slot.deployment_name,
+            kind=slot.kind,
+            artifact_digest=digest,
+            artifact_name=artifact_name,
+            artifact_version=artifact_version,
+            status=DEPLOYED,
+            created_at=now,
+            updated_at=now,
+            last_seen_at=now,
+            recorded_by=recorded_by,
+        )
+    )
+
+
+def heartbeat(conn: Connection, seq: int, now: dt.datetime) -> None:
+    conn.execute(
+        update(r)
+        .where(r.c.seq == seq)
+        .values(last_seen_at=now, updated_at=now, heartbeats=r.c.heartbeats + 1)
+    )
+
+
+def end(
+    conn: Connection,
+    seq: int,
+    *,
+    status: str,
+    now: dt.datetime,
+    superseded_by: uuid.UUID | None = None,
+) -> None:
+    conn.execute(
+        update(r)
+        .where(r.c.seq == seq)
+        .values(status=status, ended_at=now, updated_at=now, superseded_by=superseded_by)
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    org_id: uuid.UUID
+    environment_ids: list[uuid.UUID] | None = None
+    logical_environment_ids: list[uuid.UUID] | None = None
+    deployment_name: str | None = None
+    kind: str | None = None
+    digest: str | None = None
+    history: bool = False
+
+
+def list_page(
+    conn: Connection,
+    filters: Filters,
+    *,
+    before_seq: int | None,
+    limit: int,
+    extra: list[ColumnElement[bool]] | None = None,
+) -> list[RecordRow]:
+    """Newest first; `before_seq` is the keyset cursor."""
+    query = _view().where(r.c.org_id == filters.org_id)
+    if not filters.history:
+        query = query.where(r.c.status == DEPLOYED)
+    for column, ids in (
+        (r.c.environment_id, filters.environment_ids),
+        (r.c.logical_environment_id, filters.logical_environment_ids),
+    ):
+        if ids is not None:
+            query = query.where(column == ids[0] if len(ids) == 1 else column.in_(ids))
+    if filters.deployment_name is not None:
+        query = query.where(r.c.deployment_name == filters.deployment_name)
+    if filters.kind is not None:
+        query = query.where(r.c.kind == filters.kind)
+    if filters.digest is not None:
+        query = query.where(r.c.artifact_digest == filters.digest)
+    if before_seq is not None:
+        query = query.where(r.c.seq < before_seq)
+    for condition in extra or ():
+        query = query.where(condition)
+    return [_record(row) for row in conn.execute(query.order_by(r.c.seq.desc()).limit(limit))]
+
+
+def by_digest(conn: Connection, org_id: uuid.UUID, digest: str, limit: int) -> list[RecordRow]:
+    query = _view().where(r.c.org_id == org_id, r.c.artifact_digest == digest)
+    return [_record(row) for row in conn.execute(query.order_by(r.c.seq.desc()).limit(limit))]
+
+
+def has_active(conn: Connection, org_id: uuid.UUID, *, column: str, value: uuid.UUID) -> bool:
+    condition = and_(r.c.org_id == org_id, r.c[column] == value, r.c.status == DEPLOYED)
+    return bool(conn.scalar(select(exists().where(condition))))

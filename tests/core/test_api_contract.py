@@ -1,0 +1,95 @@
+"""SPEC §6 conventions: probes, auth, the JSON error body, OpenAPI, body limits."""
+
+from __future__ import annotations
+
+from deploytrace.api.app import create_app
+from deploytrace.api.runtime import Runtime
+from deploytrace.settings import Settings
+from deploytrace.storage.db import Database
+from tests.support.api import ApiHarness
+
+
+def test_probes_need_no_token(api: ApiHarness) -> None:
+    assert api.get("/healthz", token=None).json() == {"status": "ok"}
+    r = api.get("/readyz", token=None)
+    assert r.status == 200 and r.json() == {"status": "ok"}
+
+
+def test_readyz_is_503_when_the_database_is_gone(tmp_path: object) -> None:
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    harness = ApiHarness(create_app(Runtime(db=db, settings=Settings())), token=None, db=db)
+    r = harness.get("/readyz")
+    assert r.status == 503
+    assert r.error_code == "unavailable"
+    assert harness.get("/healthz").status == 200
+
+
+def test_every_v1_call_needs_a_token(api: ApiHarness) -> None:
+    for method, path in [
+        ("GET", "/v1/environments"),
+        ("POST", "/v1/environments"),
+        ("GET", "/v1/deployments"),
+        ("POST", "/v1/deployments"),
+        ("GET", "/v1/logical-environments/production"),
+    ]:
+        r = api.request(method, path, token=None, json_body={})
+        assert r.status == 401, (method, path)
+        assert r.error_code == "unauthenticated"
+        assert r.headers.get("www-authenticate") == "Bearer"
+
+
+def test_bad_tokens_are_401(api: ApiHarness) -> None:
+    assert api.token
+    tampered = api.token[:-1] + ("A" if api.token[-1] != "A" else "B")
+    for token in ["nonsense", "dt_" + "0" * 32 + "_" + "x" * 43, tampered]:
+        assert api.get("/v1/environments", token=token).status == 401
+    r = api.get("/v1/environments", headers={"authorization": f"Basic {api.token}"}, token=None)
+    assert r.status == 401
+
+
+def test_error_body_shape(api: ApiHarness) -> None:
+    r = api.get("/v1/environments/nope")
+    assert r.status == 404
+    body = r.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == "not_found"
+
+
+def test_unknown_route_and_method_use_the_error_body(api: ApiHarness) -> None:
+    r = api.get("/v1/nothing-here")
+    assert r.status == 404 and r.error_code == "not_found"
+    r = api.request("PUT", "/v1/deployments")
+    assert r.status == 405 and "error" in r.json()
+
+
+def test_openapi_document(api: ApiHarness) -> None:
+    doc = api.get("/openapi.json", token=None).json()
+    paths = doc["paths"]
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/v1/environments",
+        "/v1/environments/{name}",
+        "/v1/logical-environments",
+        "/v1/logical-environments/{name}",
+        "/v1/deployments",
+        "/v1/deployments/{record_id}",
+    ]:
+        assert path in paths, path
+    post = paths["/v1/deployments"]["post"]["responses"]
+    assert {"200", "201", "404", "409", "422"} <= set(post)
+    assert "HTTPValidationError" not in doc.get("components", {}).get("schemas", {})
+
+
+def test_body_over_the_limit_is_413(db: Database) -> None:
+    settings = Settings(max_body_bytes=1024)
+    harness = ApiHarness(create_app(Runtime(db=db, settings=settings)), token=None, db=db)
+    r = harness.request(
+        "POST",
+        "/v1/environments",
+        content=b'{"name": "' + b"a" * 2000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status == 413
+    assert r.error_code == "payload_too_large"

@@ -1,0 +1,87 @@
+"""Drive the FastAPI app in-process, exactly as the embedded CLI does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from deploytrace.cli.client import AsgiTransport
+from deploytrace.storage.db import Database
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def error_code(self) -> str:
+        return str(self.json()["error"]["code"])
+
+
+class ApiHarness:
+    def __init__(self, app: Any, *, token: str | None, db: Database) -> None:
+        self.app = app
+        self.token = token
+        self.db = db
+        self._transport = AsgiTransport(lambda: app)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = "default",
+    ) -> Reply:
+        sent = dict(headers or {})
+        bearer = self.token if token == "default" else token
+        if bearer:
+            sent.setdefault("authorization", f"Bearer {bearer}")
+        body = content
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            sent.setdefault("content-type", "application/json")
+        query = [
+            (k, str(v).lower() if isinstance(v, bool) else str(v))
+            for k, v in (params or {}).items()
+            if v is not None
+        ]
+        r = self._transport.send(method, path, query, body, sent)
+        return Reply(r.status, r.headers, r.body)
+
+    def get(self, path: str, **kw: Any) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.request("POST", path, json_body=body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.request("PATCH", path, json_body=body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Reply:
+        return self.request("DELETE", path, **kw)
+
+    # Shortcuts for the common set-up steps.
+    def env(self, name: str, description: str | None = None) -> Reply:
+        r = self.post("/v1/environments", {"name": name, "description": description})
+        assert r.status == 201, r.body
+        return r
+
+    def record(self, **fields: Any) -> Reply:
+        body = {
+            "environment": "k8s-east",
+            "logical_environment": "production",
+            "deployment_name": "api-server",
+            "kind": "CONTAINER_IMAGE",
+        }
+        body.update(fields)
+        return self.post("/v1/deployments", body)
