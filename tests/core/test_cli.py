@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.support.cli import CliRunner
 from tests.support.digests import digest
+from tests.support.statements import statement
 
 D1 = digest("v1.0.0")
 D2 = digest("v1.1.0")
@@ -25,18 +27,25 @@ RECORD = [
 ]
 
 
+def attest(cli: CliRunner, directory: Path, *digests: str) -> None:
+    path = directory / f"statement-{len(list(directory.iterdir()))}.json"
+    path.write_bytes(statement(*digests))
+    r = cli("attestation", "push", str(path))
+    assert r.code == 0, r.err
+
+
 @pytest.fixture
-def ready(cli: CliRunner) -> CliRunner:
-    assert (
-        cli(
-            "environment", "create", "--name", "k8s-east", "--description", "Kubernetes US-East"
-        ).code
-        == 0
-    )
+def ready(cli: CliRunner, tmp_path: Path) -> CliRunner:
+    r = cli("environment", "create", "--name", "k8s-east", "--description", "Kubernetes US-East")
+    assert r.code == 0
+    attest(cli, tmp_path, D1, D2, *(digest(i) for i in range(3)))
     return cli
 
 
-def test_seed_typical_workflow_embedded(cli: CliRunner) -> None:
+def test_seed_typical_workflow_embedded(cli: CliRunner, tmp_path: Path) -> None:
+    # 0. the build attested both versions
+    attest(cli, tmp_path, D1)
+    attest(cli, tmp_path, D2)
     # 1. environments (logical ones exist already)
     for name, text in [("k8s-east", "Kubernetes US-East"), ("k8s-west", "Kubernetes US-West")]:
         r = cli("environment", "create", "--name", name, "--description", text)

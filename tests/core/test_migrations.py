@@ -1,4 +1,4 @@
-"""The migrations are the schema: in step with the table definitions, idempotent, concurrent-safe."""
+"""The migrations are the schema: in step with the tables, idempotent, safe concurrently."""
 
 from __future__ import annotations
 
@@ -22,9 +22,7 @@ from deploytrace.storage.db import Database
 
 def test_head_constant_matches_the_migration_scripts() -> None:
     config = Config()
-    config.set_main_option(
-        "script_location", str(Path(migrate.__file__).parent / "migrations")
-    )
+    config.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
     assert ScriptDirectory.from_config(config).get_heads() == [migrate.HEAD]
 
 
@@ -48,8 +46,13 @@ def test_concurrent_upgrades_of_a_fresh_database(database_url: str) -> None:
         conn.exec_driver_sql("DROP TABLE alembic_version")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "deploytrace", "db", "upgrade", "--database-url", database_url,
-             "-o", "json"],
+            [
+                sys.executable,
+                "-m",
+                "deploytrace",
+                *["db", "upgrade", "-o", "json", "--database-url"],
+                database_url,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

@@ -12,6 +12,7 @@ from deploytrace.services import tenancy
 from deploytrace.storage.db import Database
 from tests.support.postgres import PostgresServer
 from tests.support.server import ServerProcess, start_server
+from tests.support.statements import statement
 
 
 @dataclass
@@ -19,6 +20,11 @@ class Cluster:
     database_url: str
     token: str
     servers: list[ServerProcess]
+
+    def attest(self, *digests: str) -> None:
+        with self.client() as c:
+            r = c.post("/v1/attestations", content=statement(*digests))
+            assert r.status_code in (200, 201), r.text
 
     def client(self, i: int = 0) -> httpx.Client:
         return httpx.Client(

@@ -56,6 +56,11 @@ def _rows(cluster: Cluster) -> list[Any]:
     return rows
 
 
+@pytest.fixture(autouse=True)
+def _attested(two_replicas: Cluster) -> None:
+    two_replicas.attest(*(digest(i) for i in range(WRITERS)), digest("same"))
+
+
 def test_concurrent_different_digests_one_active_and_a_chain(two_replicas: Cluster) -> None:
     results = _record(two_replicas, [_body(digest(i)) for i in range(WRITERS)])
     assert all(status in (200, 201) for status, _ in results), results
@@ -70,7 +75,7 @@ def test_concurrent_different_digests_one_active_and_a_chain(two_replicas: Clust
     successors = {r.superseded_by for r in rows if r.status == "superseded"}
     assert len(successors) == WRITERS - 1  # each record superseded by a different one
     assert successors <= ids  # every pointer names a stored record
-    # Following the pointers from the first record visits every record once and ends at the active one.
+    # The pointers from the first record visit every record once and end at the active one.
     by_id = {r.id: r for r in rows}
     heads = ids - successors
     assert len(heads) == 1

@@ -12,8 +12,10 @@ from deploytrace.storage import migrate
 from deploytrace.storage.db import Database
 from tests.postgres.conftest import bootstrap
 from tests.support.digests import digest
-from tests.support.postgres import PostgresServer, start_server as start_postgres
+from tests.support.postgres import PostgresServer
+from tests.support.postgres import start_server as start_postgres
 from tests.support.server import start_server
+from tests.support.statements import statement
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -43,6 +45,7 @@ def test_outage_answers_503_fast_and_recovers(own_postgres: PostgresServer) -> N
     try:
         with httpx.Client(base_url=api.url, headers=headers, timeout=30) as c:
             assert c.post("/v1/environments", json={"name": "k8s-east"}).status_code == 201
+            assert c.post("/v1/attestations", content=statement(digest(1))).status_code == 201
             assert c.post("/v1/deployments", json=record).status_code == 201
 
             own_postgres.stop("immediate")

@@ -7,9 +7,10 @@ import os
 from fastapi import FastAPI
 
 from deploytrace import __version__
-from deploytrace.api import deployments, environments, errors, health
+from deploytrace.api import deployments, environments, errors, evidence, health
 from deploytrace.api.limits import BodyLimit
 from deploytrace.api.runtime import Runtime
+from deploytrace.dashboard import mount as mount_dashboard
 from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
 
@@ -28,6 +29,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(environments.environments_router)
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
+    app.include_router(evidence.router)
+    mount_dashboard(app)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     return app
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -10,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploytrace.api.deps import DB, CurrentActor
 from deploytrace.api.errors import responses
+from deploytrace.api.evidence import Evidence
+from deploytrace.api.records import DeploymentRecord
 from deploytrace.services import deployments
-from deploytrace.storage.deployments import RecordRow
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
 _errors = responses(401, 403, 404, 409, 413, 422, 503)
@@ -27,50 +27,6 @@ class RecordIn(BaseModel):
     artifact_name: str | None = Field(default=None, max_length=4096)
     artifact_version: str | None = Field(default=None, max_length=4096)
     status: str = Field(default="deployed", max_length=64)
-
-
-class Artifact(BaseModel):
-    digest: str
-    name: str | None
-    version: str | None
-
-
-class DeploymentRecord(BaseModel):
-    id: str
-    environment: str
-    logical_environment: str
-    deployment_name: str
-    kind: str
-    artifact: Artifact
-    status: Literal["deployed", "superseded", "decommissioned"]
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    last_seen_at: dt.datetime
-    ended_at: dt.datetime | None
-    superseded_by: str | None
-
-    @classmethod
-    def fields_of(cls, row: RecordRow) -> dict[str, object]:
-        return {
-            "id": str(row.id),
-            "environment": row.environment,
-            "logical_environment": row.logical_environment,
-            "deployment_name": row.deployment_name,
-            "kind": row.kind,
-            "artifact": Artifact(
-                digest=row.artifact_digest, name=row.artifact_name, version=row.artifact_version
-            ),
-            "status": row.status,
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-            "last_seen_at": row.last_seen_at,
-            "ended_at": row.ended_at,
-            "superseded_by": str(row.superseded_by) if row.superseded_by else None,
-        }
-
-    @classmethod
-    def of(cls, row: RecordRow) -> DeploymentRecord:
-        return cls.model_validate(cls.fields_of(row))
 
 
 class RecordOut(DeploymentRecord):
@@ -108,6 +64,8 @@ def list_records(
     kind: Annotated[str | None, Query(max_length=64)] = None,
     digest: Annotated[str | None, Query(max_length=256)] = None,
     history: bool = False,
+    project: Short = None,
+    project_version: Short = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> RecordList:
@@ -122,6 +80,8 @@ def list_records(
             kind=kind,
             digest=digest,
             history=history,
+            project=project,
+            project_version=project_version,
             limit=limit,
             cursor=cursor,
         ),
@@ -131,6 +91,27 @@ def list_records(
     )
 
 
+class DeploymentDetail(DeploymentRecord):
+    evidence: Evidence
+
+
 @router.get("/{record_id}", responses=_errors)
-def describe(record_id: str, db: DB, actor: CurrentActor) -> DeploymentRecord:
-    return DeploymentRecord.of(deployments.describe(db, actor, record_id))
+def describe(
+    record_id: str,
+    db: DB,
+    actor: CurrentActor,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+    attestations_cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> DeploymentDetail:
+    """The record, and the attestations, workflows and projects behind its artifact."""
+    found = deployments.describe(
+        db, actor, record_id, limit=limit, attestations_cursor=attestations_cursor
+    )
+    return DeploymentDetail.model_validate(
+        {
+            **DeploymentRecord.fields_of(found.record),
+            "evidence": Evidence.of(
+                found.attestations, found.summary, found.attestations_next_cursor
+            ),
+        }
+    )

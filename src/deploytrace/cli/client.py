@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from deploytrace import errors
 
@@ -78,7 +78,7 @@ class AsgiTransport:
             "http_version": "1.1",
             "method": method,
             "scheme": "http",
-            "path": path,
+            "path": unquote(path),
             "raw_path": path.encode(),
             "root_path": "",
             "query_string": urlencode(query).encode(),
@@ -175,6 +175,14 @@ class ApiClient:
         response = self.transport.send(method, path, query, body, headers)
         return _decode(response)
 
+    def call_raw(self, method: str, path: str) -> bytes:
+        """A call whose success answer is bytes, not JSON."""
+        response = self.transport.send(method, path, [], None, {"Accept": "*/*"})
+        if 200 <= response.status < 300:
+            return response.body
+        _decode(response)
+        raise errors.DeploytraceError(f"server answered HTTP {response.status}")
+
     def pages(self, path: str, params: dict[str, Any], limit: int | None = None) -> list[Any]:
         """Follow next_cursor until the list ends (or `limit` items were read)."""
         items: list[Any] = []
@@ -189,7 +197,7 @@ class ApiClient:
 
 def segment(value: str) -> str:
     """One URL path segment, escaped."""
-    return quote(value, safe="")
+    return quote(value, safe=":@")
 
 
 def _decode(response: Response) -> Any:

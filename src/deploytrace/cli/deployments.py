@@ -27,6 +27,10 @@ _LIST_COLUMNS: list[output.Column] = [
 ]
 
 
+def list_columns() -> list[output.Column]:
+    return _LIST_COLUMNS
+
+
 def show_record(state: State, record: dict[str, Any]) -> None:
     if state.json:
         output.emit_json(record)
@@ -51,6 +55,22 @@ def show_record(state: State, record: dict[str, Any]) -> None:
         pairs.append(("superseded by", record["superseded_by"]))
     if "action" in record:
         pairs.append(("action", record["action"]))
+    evidence = record.get("evidence")
+    if evidence is not None:
+        versions = [f"{pv['project']}@{pv['version']}" for pv in evidence["project_versions"]]
+        pairs += [
+            ("workflows", ", ".join(evidence["workflows"]) or "-"),
+            ("projects", ", ".join(evidence["projects"]) or "-"),
+            ("project versions", ", ".join(versions) or "-"),
+        ]
+        for att in evidence["attestations"]:
+            typed = f" {att['material_type']}" if att["material_type"] else ""
+            pairs.append(
+                (
+                    f"attestation ({att['role']}{typed})",
+                    f"{att['digest']} {att['predicate_type']} [{att['verification']['status']}]",
+                )
+            )
     output.fields(pairs)
 
 
@@ -170,6 +190,10 @@ def record(
 @click.option("--kind", default=None, help="Only this kind.")
 @click.option("--digest", default=None, help="Only this artifact digest.")
 @click.option("--history", is_flag=True, help="Include superseded and decommissioned records.")
+@click.option("--project", default=None, help="Only artifacts attested in this project.")
+@click.option(
+    "--project-version", default=None, help="Only artifacts attested in this project version."
+)
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="At most this many records."
 )
@@ -182,9 +206,13 @@ def list_(
     kind: str | None,
     digest: str | None,
     history: bool,
+    project: str | None,
+    project_version: str | None,
     limit: int | None,
 ) -> None:
     params = {
+        "project": project,
+        "project_version": project_version,
         "environment": environment,
         "logical_environment": logical_environment,
         "deployment_name": deployment_name,

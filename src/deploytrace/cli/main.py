@@ -144,6 +144,21 @@ _COMMANDS = {
         "Lifecycle stages (development, staging, production, ...).",
     ),
     "deployment": ("deploytrace.cli.deployments", "deployment", "Record and list what runs where."),
+    "attestation": (
+        "deploytrace.cli.evidence",
+        "attestation",
+        "Push and inspect attestations (in-toto evidence).",
+    ),
+    "artifact": (
+        "deploytrace.cli.evidence",
+        "artifact",
+        "Trace an artifact to evidence and deployments.",
+    ),
+    "trust": (
+        "deploytrace.cli.evidence",
+        "trust",
+        "Keys and Sigstore roots trusted for signatures.",
+    ),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
     "admin": (
         "deploytrace.cli.admin",

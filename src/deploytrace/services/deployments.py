@@ -9,16 +9,16 @@ database's backstop should anything bypass that lock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from deploytrace.errors import Conflict, NotFound
-from deploytrace.services import pagination, validation
+from deploytrace.errors import Conflict, InvalidInput, NotFound
+from deploytrace.services import evidence, pagination, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
+from deploytrace.storage import evidence as evidence_store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
 
@@ -27,22 +27,6 @@ SUPERSEDED_PREVIOUS = "superseded_previous"
 HEARTBEAT = "heartbeat"
 DECOMMISSIONED = "decommissioned"
 UNCHANGED = "unchanged"
-
-# The evidence gate: raises NotFound unless `digest` is attested in the org with
-# a kind compatible with `kind`. Set by deploytrace.services.evidence.
-EvidenceGate = Callable[[Connection, uuid.UUID, str, str], None]
-
-
-def _accept_any(_conn: Connection, _org: uuid.UUID, _digest: str, _kind: str) -> None:
-    return None
-
-
-_evidence_gate: EvidenceGate = _accept_any
-
-
-def set_evidence_gate(gate: EvidenceGate) -> None:
-    global _evidence_gate
-    _evidence_gate = gate
 
 
 @dataclass(frozen=True)
@@ -138,7 +122,7 @@ def _deploy(
         # record was created and records never change artifact, so no gate here.
         store.heartbeat(conn, active.seq, now)
         return HEARTBEAT, active.id
-    _evidence_gate(conn, actor.org_id, req.digest, req.kind)
+    evidence.require_attested(conn, actor.org_id, req.digest, req.kind)
     new = new_id()
     if active is not None:
         store.end(conn, active.seq, status=store.SUPERSEDED, now=now, superseded_by=new)
@@ -186,6 +170,8 @@ class ListQuery:
     kind: str | None = None
     digest: str | None = None
     history: bool = False
+    project: str | None = None
+    project_version: str | None = None
     limit: int | None = None
     cursor: str | None = None
 
@@ -229,20 +215,58 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> Page:
             digest=validation.digest(query.digest) if query.digest else None,
             history=query.history,
         )
-        rows = store.list_page(conn, filters, before_seq=before, limit=size + 1)
+        extra = []
+        if query.project_version is not None and query.project is None:
+            raise InvalidInput("a project version filter needs a project")
+        if query.project is not None:
+            condition = evidence_store.project_filter(
+                conn,
+                actor.org_id,
+                query.project,
+                query.project_version,
+                store.deployment_records.c.artifact_digest,
+            )
+            if condition is None:
+                what = f"project {query.project!r}"
+                if query.project_version is not None:
+                    what += f" version {query.project_version!r}"
+                raise NotFound(f"{what} not found")
+            extra.append(condition)
+        rows = store.list_page(conn, filters, before_seq=before, limit=size + 1, extra=extra)
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, pagination.encode(rows[-1].seq) if more and rows else None)
 
 
-def describe(db: Database, actor: Actor, record_id: str) -> store.RecordRow:
+@dataclass(frozen=True)
+class Described:
+    record: store.RecordRow
+    attestations: list[evidence_store.RefRow]
+    attestations_next_cursor: str | None
+    summary: evidence.Summary
+
+
+def describe(
+    db: Database,
+    actor: Actor,
+    record_id: str,
+    *,
+    limit: int | None = None,
+    attestations_cursor: str | None = None,
+) -> Described:
+    """The record and the evidence behind its artifact."""
     actor.require(Action.READ)
+    size = pagination.limit(limit)
     try:
         parsed = uuid.UUID(record_id)
     except ValueError:
         raise NotFound(f"deployment record {record_id!r} not found") from None
     with db.read() as conn:
         row = store.get(conn, actor.org_id, parsed)
-    if row is None:
-        raise NotFound(f"deployment record {record_id!r} not found")
-    return row
+        if row is None:
+            raise NotFound(f"deployment record {record_id!r} not found")
+        refs, refs_next = evidence.evidence_page(
+            conn, actor.org_id, row.artifact_digest, limit=size, cursor=attestations_cursor
+        )
+        summary = evidence.summary(conn, actor.org_id, row.artifact_digest)
+    return Described(row, refs, refs_next, summary)

@@ -1,0 +1,458 @@
+"""The evidence store: push attestations, trace artifacts, and the gate that
+lets only attested artifacts be recorded as deployed.
+
+Parsing and signature checks (CPU work, `deploytrace.attestations`) happen
+before any transaction opens; the write transaction only inserts rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from deploytrace import attestations as formats
+from deploytrace.errors import Conflict, InvalidInput, NotFound
+from deploytrace.services import pagination, validation
+from deploytrace.services.context import Action, Actor
+from deploytrace.storage import deployments as deployment_store
+from deploytrace.storage import evidence as store
+from deploytrace.storage.base import new_id, utcnow
+from deploytrace.storage.db import Database
+
+MAX_NAME = 255
+_ARTIFACT_DIGEST = re.compile(r"^[a-z0-9][a-z0-9_+.-]*:[^\s\x00-\x1f\x7f]{1,200}$")
+_HASH_LENGTHS = {"sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+
+
+@dataclass(frozen=True)
+class PushResult:
+    items: list[store.AttestationRow]
+    stored: int  # how many attestations were new
+
+
+@dataclass(frozen=True)
+class Attestation:
+    row: store.AttestationRow
+    refs: list[store.Ref]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Who stands behind an artifact: distinct workflows, projects and versions."""
+
+    workflows: list[str]
+    projects: list[str]
+    project_versions: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Trace:
+    digest: str
+    attestations: list[store.RefRow]
+    attestations_next_cursor: str | None
+    summary: Summary
+    deployments: list[deployment_store.RecordRow]
+    deployments_next_cursor: str | None
+
+
+def artifact_digest(value: str) -> str:
+    """A digest as the index keys it: hash algorithms lower-cased, others kept as they are."""
+    algorithm, sep, rest = value.strip().partition(":")
+    algorithm = algorithm.lower()
+    if algorithm in _HASH_LENGTHS:
+        rest = rest.lower()
+    candidate = f"{algorithm}{sep}{rest}"
+    if not _ARTIFACT_DIGEST.match(candidate) or len(candidate) > 255:
+        raise InvalidInput(f"invalid digest {value!r}: expected ALGORITHM:VALUE, e.g. sha256:<hex>")
+    expected = _HASH_LENGTHS.get(algorithm)
+    if expected and not re.fullmatch(f"[0-9a-f]{{{expected}}}", rest):
+        raise InvalidInput(f"invalid digest {value!r}: {algorithm} needs {expected} hex characters")
+    return candidate
+
+
+def _name(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"{what} must not be empty")
+    return validation.text(value, what, MAX_NAME)
+
+
+def _merge(found: str | None, given: str | None, what: str, digest: str) -> str | None:
+    if found is not None and given is not None and found != given:
+        raise InvalidInput(
+            f"attestation {digest} names {what} {found!r} but --{what.replace(' ', '-')} "
+            f"says {given!r}"
+        )
+    return found if found is not None else given
+
+
+@functools.lru_cache(maxsize=64)
+def _trust_store(material: tuple[tuple[str, str, bytes], ...]) -> formats.TrustStore:
+    keys = [(name, content) for name, kind, content in material if kind == "key"]
+    roots = [(name, content) for name, kind, content in material if kind == "root"]
+    return formats.TrustStore(keys=keys, roots=roots)
+
+
+def trust_store(db: Database, org_id: uuid.UUID) -> formats.TrustStore:
+    with db.read() as conn:
+        rows = store.list_trust(conn, org_id)
+    return _trust_store(tuple((r.name, r.kind, r.content) for r in rows))
+
+
+def push(
+    db: Database,
+    actor: Actor,
+    data: bytes,
+    *,
+    workflow: str | None = None,
+    project: str | None = None,
+    project_version: str | None = None,
+    dry_run: bool = False,
+    require_key: str | None = None,
+) -> PushResult:
+    """Parse, verify and store; with `dry_run`, stop before storing anything.
+
+    `require_key` names a trusted key that must have signed every attestation:
+    a DSSE signature without a keyid cannot otherwise tell a tampered payload
+    from one signed by an unknown key.
+    """
+    actor.require(Action.WRITE)
+    workflow = _name(workflow, "workflow")
+    project = _name(project, "project")
+    project_version = _name(project_version, "project version")
+    parsed = formats.parse(data)
+    named = []
+    for att in parsed:
+        p = _merge(att.project, project, "project", att.digest)
+        v = _merge(att.project_version, project_version, "project version", att.digest)
+        if v is not None and p is None:
+            raise InvalidInput(f"attestation {att.digest}: a project version needs a project")
+        w = _merge(att.workflow, workflow, "workflow", att.digest)
+        named.append((att, _name(p, "project"), _name(v, "project version"), _name(w, "workflow")))
+
+    with db.read() as conn:
+        stored_rows = {
+            att.digest: row
+            for att, *_ in named
+            if (row := store.get_attestation(conn, actor.org_id, att.digest)) is not None
+        }
+        if require_key is not None and not any(
+            t.name == require_key and t.kind == "key" for t in store.list_trust(conn, actor.org_id)
+        ):
+            raise NotFound(f"trusted key {require_key!r} not found (see `trust list`)")
+    known = set(stored_rows)
+    verdicts: dict[str, formats.Verification] = {}
+    fresh = [item for item in named if item[0].digest not in known]
+    if fresh:
+        trust = trust_store(db, actor.org_id)
+        for att, *_ in fresh:
+            if att.digest in verdicts:
+                continue
+            verdict = formats.verify(att, trust)
+            if verdict.status == "invalid":
+                raise InvalidInput(f"attestation {att.digest} is invalid: {verdict.reason}")
+            verdicts[att.digest] = verdict
+    if require_key is not None:
+        identities = {d: v.identity for d, v in verdicts.items()}
+        identities.update({d: r.verification_identity for d, r in stored_rows.items()})
+        for att, *_ in named:
+            if identities[att.digest] != f"key:{require_key}":
+                raise InvalidInput(
+                    f"attestation {att.digest} carries no valid signature by trusted key "
+                    f"{require_key!r}: tampered, or signed by another key"
+                )
+    if dry_run:
+        return PushResult([], 0)
+
+    stored = 0
+    with db.write() as conn:
+        for att, p, v, w in fresh:
+            db.lock_key(conn, "attestation", actor.org_id, att.digest)
+            if store.get_attestation(conn, actor.org_id, att.digest) is not None:
+                continue  # a concurrent push of the same bytes won
+            _insert(conn, actor, att, verdicts[att.digest], p, v, w)
+            stored += 1
+        items = []
+        for att, *_ in named:
+            row = store.get_attestation(conn, actor.org_id, att.digest)
+            assert row is not None
+            items.append(row)
+    return PushResult(items, stored)
+
+
+def _insert(
+    conn: Connection,
+    actor: Actor,
+    att: formats.ParsedAttestation,
+    verdict: formats.Verification,
+    project: str | None,
+    version: str | None,
+    workflow: str | None,
+) -> None:
+    now = utcnow()
+    project_id, version_id, workflow_id = store.ensure_named(
+        conn,
+        actor.org_id,
+        project=project,
+        version=version,
+        workflow=workflow,
+        now=now,
+        new_id=new_id,
+    )
+    values = {
+        "org_id": actor.org_id,
+        "digest": att.digest,
+        "format": att.format,
+        "media_type": att.media_type,
+        "statement_type": att.statement_type,
+        "predicate_type": att.predicate_type,
+        "subjects": [
+            {"name": s.name, "digest": dict(s.digest), "uri": s.uri} for s in att.subjects
+        ],
+        "size": len(att.raw),
+        "content": att.raw,
+        "workflow_id": workflow_id,
+        "project_id": project_id,
+        "project_version_id": version_id,
+        "verification_status": verdict.status,
+        "verification_method": verdict.method,
+        "verification_identity": verdict.identity,
+        "verification_reason": verdict.reason,
+        "created_at": now,
+        "created_by": actor.name,
+    }
+    refs = [store.Ref(r.digest, r.role, r.material_type, r.name) for r in att.refs]
+    store.insert_attestation(conn, values, refs)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[store.AttestationRow]
+    next_cursor: str | None
+
+
+def list_attestations(
+    db: Database,
+    actor: Actor,
+    *,
+    project: str | None = None,
+    workflow: str | None = None,
+    subject: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    actor.require(Action.READ)
+    size = pagination.limit(limit)
+    before = pagination.decode(cursor, int)
+    subject = artifact_digest(subject) if subject else None
+    with db.read() as conn:
+        rows = store.list_attestations(
+            conn,
+            actor.org_id,
+            project=_name(project, "project"),
+            workflow=_name(workflow, "workflow"),
+            subject=subject,
+            before_seq=before,
+            limit=size + 1,
+        )
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, pagination.encode(rows[-1].seq) if more and rows else None)
+
+
+def _attestation_digest(value: str) -> str:
+    digest = value.strip().lower()
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        raise NotFound(f"attestation {value!r} not found")
+    return digest
+
+
+def describe(db: Database, actor: Actor, digest: str) -> Attestation:
+    actor.require(Action.READ)
+    digest = _attestation_digest(digest)
+    with db.read() as conn:
+        row = store.get_attestation(conn, actor.org_id, digest)
+        if row is None:
+            raise NotFound(f"attestation {digest} not found")
+        return Attestation(row, store.refs_of(conn, row.seq))
+
+
+def content(db: Database, actor: Actor, digest: str) -> bytes:
+    actor.require(Action.READ)
+    digest = _attestation_digest(digest)
+    with db.read() as conn:
+        data = store.get_content(conn, actor.org_id, digest)
+    if data is None:
+        raise NotFound(f"attestation {digest} not found")
+    return data
+
+
+def require_attested(conn: Connection, org_id: uuid.UUID, digest: str, kind: str) -> None:
+    """The rule: only a subject or typed material of a compatible kind attests an artifact."""
+    if store.is_attested(conn, org_id, digest, kind):
+        return
+    found = store.attesting_types(conn, org_id, digest)
+    typed = sorted(
+        t for role in store.ATTESTING_ROLES for t in found.get(role, set()) if t is not None
+    )
+    if typed:
+        raise NotFound(
+            f"artifact {digest} is attested as {', '.join(typed)}, not as {kind}: "
+            "no attestation of a compatible kind"
+        )
+    if found.get("input"):
+        raise NotFound(
+            f"artifact {digest} is not attested: it is only a build input of attestations "
+            "here; attest the artifact itself before recording it"
+        )
+    raise NotFound(
+        f"artifact {digest} is not attested in this organization: "
+        "push an attestation that names it first (deploytrace attestation push FILE)"
+    )
+
+
+def summary(conn: Connection, org_id: uuid.UUID, digest: str, limit: int = 100) -> Summary:
+    rows = store.distinct_owners(conn, org_id, digest, limit)
+    workflows = sorted({w for w, _, _ in rows if w})
+    projects = sorted({p for _, p, _ in rows if p})
+    versions = sorted({(p, v) for _, p, v in rows if p and v})
+    return Summary(workflows, projects, versions)
+
+
+def evidence_page(
+    conn: Connection, org_id: uuid.UUID, digest: str, *, limit: int, cursor: str | None
+) -> tuple[list[store.RefRow], str | None]:
+    before = pagination.decode(cursor, list)
+    if before is not None and (
+        len(before) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in before)
+    ):
+        raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page")
+    rows = store.refs_page(
+        conn, org_id, digest, before=tuple(before) if before else None, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more and rows else None
+    return rows, pagination.encode([last.attestation.seq, last.ref_id]) if last else None
+
+
+def trace(
+    db: Database,
+    actor: Actor,
+    digest: str,
+    *,
+    limit: int | None = None,
+    attestations_cursor: str | None = None,
+    deployments_cursor: str | None = None,
+) -> Trace:
+    """Where an artifact runs and ran, and the evidence behind it."""
+    actor.require(Action.READ)
+    digest = artifact_digest(digest)
+    size = pagination.limit(limit)
+    before = pagination.decode(deployments_cursor, int)
+    with db.read() as conn:
+        refs, refs_next = evidence_page(
+            conn, actor.org_id, digest, limit=size, cursor=attestations_cursor
+        )
+        records = deployment_store.list_page(
+            conn,
+            deployment_store.Filters(org_id=actor.org_id, digest=digest, history=True),
+            before_seq=before,
+            limit=size + 1,
+        )
+        if not refs and not records and attestations_cursor is None and before is None:
+            raise NotFound(f"artifact {digest} not found: no attestation or deployment names it")
+        owners = summary(conn, actor.org_id, digest)
+    more = len(records) > size
+    records = records[:size]
+    records_next = pagination.encode(records[-1].seq) if more and records else None
+    return Trace(digest, refs, refs_next, owners, records, records_next)
+
+
+# Trust material -------------------------------------------------------------------
+
+RESERVED_TRUST_NAMES = frozenset({formats.PUBLIC_GOOD})
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    name: str
+    kind: str  # "key", "root"
+    fingerprint: str
+    builtin: bool
+    created_at: dt.datetime | None
+
+
+def add_trust(db: Database, actor: Actor, *, name: str, kind: str, content: bytes) -> TrustEntry:
+    actor.require(Action.ADMIN)
+    validation.dns_label(name, "trust material name")
+    if name in RESERVED_TRUST_NAMES:
+        raise Conflict(f"{name!r} is the built-in Sigstore public-good root")
+    if kind == "key":
+        formats.load_public_key(content)
+    else:
+        formats.load_trusted_root(content)
+    fingerprint = "sha256:" + hashlib.sha256(content).hexdigest()
+    now = utcnow()
+    with db.write() as conn:
+        db.lock_key(conn, "trust", actor.org_id)
+        if any(r.name == name for r in store.list_trust(conn, actor.org_id)):
+            raise Conflict(f"trust material named {name!r} already exists")
+        store.insert_trust(
+            conn,
+            {
+                "id": new_id(),
+                "org_id": actor.org_id,
+                "name": name,
+                "kind": kind,
+                "content": content,
+                "fingerprint": fingerprint,
+                "created_at": now,
+            },
+        )
+    return TrustEntry(name, kind, fingerprint, False, now)
+
+
+def list_trust(db: Database, actor: Actor) -> list[TrustEntry]:
+    actor.require(Action.READ)
+    with db.read() as conn:
+        rows = store.list_trust(conn, actor.org_id)
+    builtin = TrustEntry(formats.PUBLIC_GOOD, "root", _public_good_fingerprint(), True, None)
+    return [builtin] + [
+        TrustEntry(r.name, r.kind, r.fingerprint, False, r.created_at) for r in rows
+    ]
+
+
+@functools.cache
+def _public_good_fingerprint() -> str:
+    from importlib import resources
+
+    data = resources.files("deploytrace.attestations").joinpath("roots", "public-good.json")
+    return "sha256:" + hashlib.sha256(data.read_bytes()).hexdigest()
+
+
+def remove_trust(db: Database, actor: Actor, name: str) -> None:
+    actor.require(Action.ADMIN)
+    if name in RESERVED_TRUST_NAMES:
+        raise Conflict(f"{name!r} is built in and cannot be removed")
+    with db.write() as conn:
+        if not store.delete_trust(conn, actor.org_id, name):
+            raise NotFound(f"trust material {name!r} not found")
+
+
+def as_json_digest(subject: dict[str, Any]) -> str | None:
+    """The subject's preferred digest as ALGORITHM:VALUE (sha256 first)."""
+    digests: dict[str, str] = subject.get("digest") or {}
+    for algorithm in ("sha256", "sha512", *sorted(digests)):
+        if algorithm in digests:
+            return f"{algorithm}:{digests[algorithm]}"
+    return None
