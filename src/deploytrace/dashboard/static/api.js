@@ -1,0 +1,111 @@
+// The only place that talks to the /v1 API: GET requests with the bearer token, JSON errors
+// turned into ApiError. The dashboard is read-only, so there is deliberately no other verb.
+
+const TOKEN_KEY = "deploytrace.token";
+// Follow at most this many pages when a view needs a whole list (e.g. the matrix).
+const MAX_PAGES = 40;
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    // Set when the sign-in form has already taken over the page (a 401).
+    this.handled = false;
+  }
+}
+
+let onUnauthenticated = () => {};
+
+/** Called with the server's message whenever the token is refused. */
+export function setUnauthenticatedHandler(handler) {
+  onUnauthenticated = handler;
+}
+
+// sessionStorage: the token lives as long as the tab and never reaches a URL or a cookie.
+export function storedToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function storeToken(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+function apiUrl(segments, params) {
+  const path = segments.map(encodeURIComponent).join("/");
+  // Relative to the page, so the dashboard also works behind a path-prefixing proxy.
+  const url = new URL(`v1/${path}`, document.baseURI);
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null && value !== "") {
+      url.searchParams.set(key, String(value));
+    }
+  }
+  return url;
+}
+
+async function request(segments, params, options, accept) {
+  const token = options.token ?? storedToken() ?? "";
+  let response;
+  try {
+    response = await fetch(apiUrl(segments, params), {
+      method: "GET",
+      headers: { Accept: accept, Authorization: `Bearer ${token}` },
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, "unreachable", "Cannot reach the deploytrace server.");
+  }
+  if (response.ok) {
+    return response;
+  }
+  let message = `${response.status} ${response.statusText}`.trim();
+  let code = "error";
+  try {
+    const body = await response.json();
+    if (body && body.error && typeof body.error.message === "string") {
+      message = body.error.message;
+      code = String(body.error.code);
+    }
+  } catch {
+    // Not JSON (a proxy's error page, say): keep the status line.
+  }
+  const error = new ApiError(response.status, code, message);
+  if (response.status === 401 && !options.token) {
+    error.handled = true;
+    onUnauthenticated(message);
+  }
+  return Promise.reject(error);
+}
+
+/** GET /v1/<segments...>?params as JSON. `options.token` checks a candidate token instead. */
+export async function getJson(segments, params = {}, options = {}) {
+  const response = await request(segments, params, options, "application/json");
+  return response.json();
+}
+
+/** GET /v1/<segments...> as text (an attestation's stored bytes). */
+export async function getText(segments) {
+  const response = await request(segments, {}, {}, "application/octet-stream");
+  return response.text();
+}
+
+/** Every item of a paginated list; `truncated` says whether MAX_PAGES stopped the walk. */
+export async function getAll(segments, params = {}) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    const body = await getJson(segments, { ...params, limit: 500, cursor });
+    items.push(...body.items);
+    cursor = body.next_cursor;
+    if (!cursor) {
+      return { items, truncated: false };
+    }
+  }
+  return { items, truncated: true };
+}

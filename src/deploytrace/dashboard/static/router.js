@@ -1,0 +1,39 @@
+// Hash routes ("#/history?environment=prod"): the page is static, so the route and its
+// filters live after the "#", which keeps views linkable and never reaches the server.
+
+/** { segments: ["artifacts", "sha256:…"], params: URLSearchParams } or null if malformed. */
+export function parseHash(hash) {
+  const raw = hash.startsWith("#") ? hash.slice(1) : hash;
+  const question = raw.indexOf("?");
+  const path = question < 0 ? raw : raw.slice(0, question);
+  const query = question < 0 ? "" : raw.slice(question + 1);
+  try {
+    const segments = path.split("/").filter(Boolean).map(decodeURIComponent);
+    return { segments, params: new URLSearchParams(query) };
+  } catch {
+    return null;
+  }
+}
+
+/** "#/history?environment=prod" from ["history"], {environment: "prod"}; empty values dropped. */
+export function route(segments, params = {}) {
+  const path = segments.map(encodeURIComponent).join("/");
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") {
+      query.set(key, String(value));
+    }
+  }
+  const text = query.toString();
+  return `#/${path}${text ? `?${text}` : ""}`;
+}
+
+export const routes = {
+  home: (params) => route([], params),
+  history: (params) => route(["history"], params),
+  record: (id) => route(["deployments", id]),
+  artifact: (digest) => route(["artifacts", digest]),
+  attestations: (params) => route(["attestations"], params),
+  attestation: (digest) => route(["attestations", digest]),
+  environments: () => route(["environments"]),
+};
