@@ -26,7 +26,6 @@ STATUS: dict[type[errors.DeploytraceError], int] = {
 }
 
 _HTTP_CODES = {
-    400: "invalid",
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
@@ -84,6 +83,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # A body that is not even text: invalid input like any other (422).
+            return error_response(422, "invalid", f"invalid request: {exc.detail}")
         code = _HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail))
 

@@ -15,6 +15,7 @@ pipeline step (see bench/RESULTS.md).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,7 +60,15 @@ class AsgiTransport:
     ) -> Response:
         if self._app is None:
             self._app = self._factory()
-        return asyncio.run(self._call(method, path, query, body or b"", headers))
+        call = self._call(method, path, query, body or b"", headers)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(call)
+        # A loop already runs in this thread (a notebook, Playwright's sync API):
+        # give the call a loop of its own in another thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, call).result()
 
     async def _call(
         self,

@@ -159,6 +159,8 @@ _COMMANDS = {
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),
+    "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
+    "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
     "admin": (
         "deploytrace.cli.admin",

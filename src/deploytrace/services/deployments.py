@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from deploytrace.errors import Conflict, InvalidInput, NotFound
-from deploytrace.services import evidence, pagination, validation
+from deploytrace.services import audit, evidence, pagination, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
@@ -100,13 +100,49 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
         db.lock_key(conn, "slot", *slot.__dict__.values())
         active = store.active_in_slot(conn, slot)
         if req.status == "deployed":
-            action = _deploy(conn, actor, slot, req, active)
+            action, record_id = _deploy(conn, actor, slot, req, active)
         else:
-            action = _decommission(conn, slot, req, active)
-        record_id = action[1]
+            action, record_id = _decommission(conn, slot, req, active)
         row = store.get(conn, actor.org_id, record_id)
-    assert row is not None
-    return RecordResult(row, action[0])
+        assert row is not None
+        _audit(conn, actor, action, row, active)
+    return RecordResult(row, action)
+
+
+def _audit(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    row: store.RecordRow,
+    previous: store.RecordRow | None,
+) -> None:
+    """Transitions are audited; heartbeats only count (`heartbeats` on the record)."""
+    if action in (HEARTBEAT, UNCHANGED):
+        return
+    slot = f"{row.environment}/{row.logical_environment}/{row.deployment_name}/{row.kind}"
+    if action == SUPERSEDED_PREVIOUS and previous is not None:
+        audit.append(
+            conn,
+            actor.org_id,
+            actor.name,
+            "deployment.superseded",
+            f"deployment/{previous.id}",
+            {"slot": slot, "digest": previous.artifact_digest, "superseded_by": str(row.id)},
+        )
+    verb = "deployment.decommissioned" if action == DECOMMISSIONED else "deployment.created"
+    audit.append(
+        conn,
+        actor.org_id,
+        actor.name,
+        verb,
+        f"deployment/{row.id}",
+        {
+            "slot": slot,
+            "digest": row.artifact_digest,
+            "artifact_name": row.artifact_name,
+            "artifact_version": row.artifact_version,
+        },
+    )
 
 
 def _deploy(

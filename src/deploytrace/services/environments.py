@@ -10,10 +10,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 
 from deploytrace.errors import Conflict, NotFound
-from deploytrace.services import pagination, validation
+from deploytrace.services import audit, pagination, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.services.tenancy import DEFAULT_LOGICAL_ENVIRONMENTS
 from deploytrace.storage import deployments as deployment_store
@@ -45,11 +45,12 @@ class EnvironmentService:
     def __init__(self, table: Table, noun: str, record_column: str, protected: frozenset[str]):
         self.table = table
         self.noun = noun
+        self.kind = noun.replace(" ", "_")
         self.record_column = record_column
         self.protected = protected
 
-    def _get(self, conn: object, actor: Actor, name: str) -> store.EnvRow:
-        row = store.get(conn, self.table, actor.org_id, name)  # type: ignore[arg-type]
+    def _get(self, conn: Connection, actor: Actor, name: str) -> store.EnvRow:
+        row = store.get(conn, self.table, actor.org_id, name)
         if row is None:
             raise NotFound(f"{self.noun} {name!r} not found")
         return row
@@ -70,6 +71,7 @@ class EnvironmentService:
                 description=text,
                 now=utcnow(),
             )
+            self._audit(conn, actor, "created", name, {"description": text})
         return _view(row)
 
     def list(
@@ -98,6 +100,7 @@ class EnvironmentService:
             row = self._get(conn, actor, name)
             now = utcnow()
             store.set_description(conn, self.table, row.id, text, now)
+            self._audit(conn, actor, "updated", name, {"description": text})
         return Environment(row.id, row.name, text, row.created_at, now)
 
     def delete(self, db: Database, actor: Actor, name: str) -> Environment:
@@ -113,7 +116,15 @@ class EnvironmentService:
                     f"{self.noun} {name!r} still has deployed artifacts: decommission them first"
                 )
             store.soft_delete(conn, self.table, row.id, utcnow())
+            self._audit(conn, actor, "deleted", name, {})
         return _view(row)
+
+    def _audit(
+        self, conn: Connection, actor: Actor, verb: str, name: str, details: dict[str, audit.Scalar]
+    ) -> None:
+        audit.append(
+            conn, actor.org_id, actor.name, f"{self.kind}.{verb}", f"{self.kind}/{name}", details
+        )
 
 
 environments = EnvironmentService(store.environments, "environment", "environment_id", frozenset())

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from deploytrace import attestations as formats
 from deploytrace.errors import Conflict, InvalidInput, NotFound
-from deploytrace.services import pagination, validation
+from deploytrace.services import audit, pagination, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.storage import deployments as deployment_store
 from deploytrace.storage import evidence as store
@@ -181,6 +181,22 @@ def push(
                 continue  # a concurrent push of the same bytes won
             _insert(conn, actor, att, verdicts[att.digest], p, v, w)
             stored += 1
+            audit.append(
+                conn,
+                actor.org_id,
+                actor.name,
+                "attestation.pushed",
+                f"attestation/{att.digest}",
+                {
+                    "format": att.format,
+                    "predicate_type": att.predicate_type,
+                    "subjects": len(att.subjects),
+                    "verification": verdicts[att.digest].status,
+                    "project": p,
+                    "project_version": v,
+                    "workflow": w,
+                },
+            )
         items = []
         for att, *_ in named:
             row = store.get_attestation(conn, actor.org_id, att.digest)
@@ -419,6 +435,14 @@ def add_trust(db: Database, actor: Actor, *, name: str, kind: str, content: byte
                 "created_at": now,
             },
         )
+        audit.append(
+            conn,
+            actor.org_id,
+            actor.name,
+            "trust.added",
+            f"trust/{name}",
+            {"kind": kind, "fingerprint": fingerprint},
+        )
     return TrustEntry(name, kind, fingerprint, False, now)
 
 
@@ -447,6 +471,7 @@ def remove_trust(db: Database, actor: Actor, name: str) -> None:
     with db.write() as conn:
         if not store.delete_trust(conn, actor.org_id, name):
             raise NotFound(f"trust material {name!r} not found")
+        audit.append(conn, actor.org_id, actor.name, "trust.removed", f"trust/{name}", {})
 
 
 def as_json_digest(subject: dict[str, Any]) -> str | None:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from deploytrace.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from deploytrace.services import validation
+from deploytrace.services import audit, validation
 from deploytrace.services.context import Action, Actor, Role
+from deploytrace.storage import audit as audit_store
 from deploytrace.storage import environments as env_store
 from deploytrace.storage import tenancy as store
 from deploytrace.storage.base import new_id, utcnow
@@ -52,11 +53,12 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_org(conn: Connection, name: str) -> store.Org:
+def create_org(conn: Connection, name: str, actor: str = "system") -> store.Org:
     """Create an organization with its default logical environments, in the caller's transaction."""
     validation.dns_label(name, "organization name")
     now = utcnow()
     org = store.insert_org(conn, new_id(), name, now)
+    audit_store.create_head(conn, org.id)
     for env_name, description in DEFAULT_LOGICAL_ENVIRONMENTS.items():
         env_store.insert_row(
             conn,
@@ -67,6 +69,7 @@ def create_org(conn: Connection, name: str) -> store.Org:
             description=description,
             now=now,
         )
+    audit.append(conn, org.id, actor, "organization.created", f"organization/{name}", {})
     return org
 
 
@@ -93,7 +96,7 @@ def _issue(
     name: str,
     role: Role,
     expires_at: dt.datetime | None,
-    created_by: str | None,
+    created_by: str,
 ) -> tuple[uuid.UUID, str]:
     token_id = new_id()
     secret = f"dt_{token_id.hex}_{secrets.token_urlsafe(32)}"
@@ -108,13 +111,25 @@ def _issue(
         expires_at=expires_at,
         created_by=created_by,
     )
+    audit.append(
+        conn,
+        org_id,
+        created_by,
+        "token.created",
+        f"token/{name}",
+        {
+            "id": str(token_id),
+            "role": role.value,
+            "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
+        },
+    )
     return token_id, secret
 
 
 def bootstrap(db: Database, org_name: str) -> tuple[store.Org, str]:
     """Operator command: the org (created if needed) and a new admin token for it."""
     with db.write() as conn:
-        org = store.get_org_by_name(conn, org_name) or create_org(conn, org_name)
+        org = store.get_org_by_name(conn, org_name) or create_org(conn, org_name, "admin bootstrap")
         name = f"bootstrap-{secrets.token_hex(3)}"
         _, secret = _issue(
             conn, org.id, name=name, role=Role.ADMIN, expires_at=None, created_by="admin bootstrap"
@@ -166,17 +181,16 @@ def _info(row: store.Token) -> TokenInfo:
 
 
 def create_token(
-    db: Database, actor: Actor, *, name: str, role: str, expires_in: dt.timedelta | None
+    db: Database, actor: Actor, *, name: str, role: str, expires_in: str | None
 ) -> tuple[TokenInfo, str]:
     actor.require(Action.ADMIN)
     validation.dns_label(name, "token name")
+    span = validation.duration(expires_in) if expires_in is not None else None
     try:
         parsed_role = Role(role.lower())
     except ValueError:
         raise InvalidInput(f"invalid role {role!r}: must be admin, writer or viewer") from None
-    if expires_in is not None and expires_in <= dt.timedelta(0):
-        raise InvalidInput("expiry must be in the future")
-    expires_at = utcnow() + expires_in if expires_in is not None else None
+    expires_at = utcnow() + span if span is not None else None
     with db.write() as conn:
         if store.find_live_token(conn, actor.org_id, name) is not None:
             raise Conflict(f"a token named {name!r} already exists")
@@ -208,6 +222,14 @@ def revoke_token(db: Database, actor: Actor, name_or_id: str) -> TokenInfo:
         if row is None:
             raise NotFound(f"token {name_or_id!r} not found")
         store.revoke_token(conn, row.id, utcnow())
+        audit.append(
+            conn,
+            actor.org_id,
+            actor.name,
+            "token.revoked",
+            f"token/{row.name}",
+            {"id": str(row.id)},
+        )
         revoked = store.get_token(conn, row.id)
     assert revoked is not None
     return _info(revoked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from deploytrace.errors import InvalidInput
@@ -77,3 +78,20 @@ def text(value: str | None, what: str, max_len: int) -> str | None:
 
 def description(value: str | None) -> str:
     return text(value, "description", MAX_DESCRIPTION) or ""
+
+
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def duration(value: str) -> dt.timedelta:
+    """`90d`, `12h`, `1w2d`, `30m`, `45s`: a positive span of time."""
+    match = _DURATION.match(value.strip().lower())
+    if not value.strip() or not match or not any(match.groups()):
+        raise InvalidInput(
+            f"invalid duration {value!r}: use a number with w, d, h, m or s, e.g. 90d or 12h"
+        )
+    weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    span = dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if span <= dt.timedelta(0) or span > dt.timedelta(days=3660):
+        raise InvalidInput(f"invalid duration {value!r}: between 1s and 10 years")
+    return span

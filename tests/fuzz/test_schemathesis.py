@@ -1,0 +1,100 @@
+"""Property-based fuzzing of the live HTTP API from its own OpenAPI document.
+
+A real `deploytrace server` process with a valid admin token: every operation gets a
+bounded number of generated requests (valid and invalid), and every answer must be
+a non-5xx response that conforms to the documented status codes, content types and
+schemas.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi import checks
+
+from deploytrace.api.app import create_app
+from deploytrace.api.runtime import Runtime
+from deploytrace.services import tenancy
+from deploytrace.settings import Settings
+from deploytrace.storage.db import Database
+from tests.support.server import ServerProcess, start_server
+from tests.support.statements import statement
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = int(os.environ.get("DEPLOYTRACE_FUZZ_EXAMPLES", "40"))
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'server.db'}"
+    server = start_server(url)
+    _, token = tenancy.bootstrap(Database(url), "acme")
+    headers = {"Authorization": f"Bearer {token}"}
+    # Some data for the generated requests to run into.
+    with httpx.Client(base_url=server.url, headers=headers) as c:
+        c.post("/v1/environments", json={"name": "k8s-east"}).raise_for_status()
+        c.post("/v1/attestations", content=statement(DIGEST)).raise_for_status()
+        c.post(
+            "/v1/deployments",
+            json={
+                "environment": "k8s-east",
+                "logical_environment": "production",
+                "deployment_name": "api",
+                "kind": "CONTAINER_IMAGE",
+                "digest": DIGEST,
+            },
+        ).raise_for_status()
+    yield server, token
+    server.stop()
+
+
+def _document() -> dict[str, object]:
+    """The OpenAPI document, built like the server builds it (checked equal below)."""
+    app = create_app(Runtime(db=Database("sqlite://"), settings=Settings()))
+    return app.openapi()
+
+
+schema = schemathesis.openapi.from_dict(_document())
+
+
+def test_the_live_document_is_the_one_fuzzed(live: tuple[ServerProcess, str]) -> None:
+    server, _ = live
+    assert httpx.get(f"{server.url}/openapi.json").json() == _document()
+
+
+CHECKS = [
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_no_5xx_and_answers_conform(
+    case: schemathesis.Case, live: tuple[ServerProcess, str]
+) -> None:
+    server, token = live
+    response = case.call(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code < 500, (response.status_code, response.text[:500])
+    case.validate_response(response, checks=CHECKS)
+
+
+def test_the_server_log_has_no_tracebacks(live: tuple[ServerProcess, str]) -> None:
+    server, _ = live
+    log = Path(server.log).read_text()
+    assert "Traceback" not in log, log[-3000:]
