@@ -46,6 +46,15 @@ def _hash(org_id: uuid.UUID, entry: store.Entry) -> str:
     return hashlib.sha256(_canonical(org_id, entry)).hexdigest()
 
 
+@dataclass(frozen=True)
+class Change:
+    """What an audit entry says: action, target and the request's essentials."""
+
+    action: str
+    target: str
+    details: dict[str, Scalar]
+
+
 def append(
     conn: Connection,
     org_id: uuid.UUID,
@@ -55,19 +64,30 @@ def append(
     details: dict[str, Scalar] | None = None,
 ) -> None:
     """Append one entry to the org's chain, in the caller's transaction (call it last)."""
+    append_many(conn, org_id, actor, [Change(action, target, dict(details or {}))])
+
+
+def append_many(conn: Connection, org_id: uuid.UUID, actor: str, changes: list[Change]) -> None:
+    """Append entries in order, locking the org's head once (call it last: the lock is
+    the one point where an organization's audited writes queue)."""
     position, prev = store.lock_head(conn, org_id)
-    entry = store.Entry(
-        position=position + 1,
-        created_at=utcnow(),
-        actor=actor,
-        action=action,
-        target=target,
-        details=dict(details or {}),
-        prev_hash=prev,
-        hash="",
-    )
-    entry = store.Entry(**{**entry.__dict__, "hash": _hash(org_id, entry)})
-    store.append(conn, org_id, entry)
+    now = utcnow()
+    entries = []
+    for change in changes:
+        position += 1
+        entry = store.Entry(
+            position=position,
+            created_at=now,
+            actor=actor,
+            action=change.action,
+            target=change.target,
+            details=dict(change.details),
+            prev_hash=prev,
+            hash="",
+        )
+        prev = _hash(org_id, entry)
+        entries.append(store.Entry(**{**entry.__dict__, "hash": prev}))
+    store.append(conn, org_id, entries)
 
 
 @dataclass(frozen=True)

@@ -63,86 +63,91 @@ class RecordRequest:
 class RecordResult:
     record: store.RecordRow
     action: str
+    previous: store.RecordRow | None = None  # the record this one superseded
 
     @property
     def created(self) -> bool:
         return self.action in (CREATED, SUPERSEDED_PREVIOUS)
 
 
-def _resolve_env(
-    conn: Connection, table: object, org_id: uuid.UUID, name: str, noun: str
-) -> uuid.UUID:
-    row = env_store.get(conn, table, org_id, name)  # type: ignore[arg-type]
-    if row is None:
-        raise NotFound(f"{noun} {name!r} not found: create it first")
-    return row.id
-
-
 def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
     actor.require(Action.WRITE)
     req = request.validated()
     with db.write() as conn:
-        slot = store.Slot(
-            org_id=actor.org_id,
-            environment_id=_resolve_env(
-                conn, env_store.environments, actor.org_id, req.environment, "environment"
-            ),
-            logical_environment_id=_resolve_env(
+        if req.status == "deployed":
+            # The common case, a pipeline re-recording what runs, is one statement.
+            beat = store.heartbeat_by_names(
                 conn,
-                env_store.logical_environments,
                 actor.org_id,
-                req.logical_environment,
-                "logical environment",
-            ),
-            deployment_name=req.deployment_name,
-            kind=req.kind,
-        )
-        db.lock_key(conn, "slot", *slot.__dict__.values())
+                environment=req.environment,
+                logical_environment=req.logical_environment,
+                deployment_name=req.deployment_name,
+                kind=req.kind,
+                digest=req.digest,
+                now=utcnow(),
+            )
+            if beat is not None:
+                return RecordResult(beat, HEARTBEAT)
+        slot = _slot(conn, actor, req)
+        db.lock_key(conn, "slot", *slot.key)
         active = store.active_in_slot(conn, slot)
         if req.status == "deployed":
-            action, record_id = _deploy(conn, actor, slot, req, active)
+            result = _deploy(conn, actor, slot, req, active)
         else:
-            action, record_id = _decommission(conn, slot, req, active)
-        row = store.get(conn, actor.org_id, record_id)
-        assert row is not None
-        _audit(conn, actor, action, row, active)
-    return RecordResult(row, action)
+            result = _decommission(conn, slot, req, active)
+        _audit(conn, actor, result)
+    return result
 
 
-def _audit(
-    conn: Connection,
-    actor: Actor,
-    action: str,
-    row: store.RecordRow,
-    previous: store.RecordRow | None,
-) -> None:
-    """Transitions are audited; heartbeats only count (`heartbeats` on the record)."""
-    if action in (HEARTBEAT, UNCHANGED):
-        return
-    slot = f"{row.environment}/{row.logical_environment}/{row.deployment_name}/{row.kind}"
-    if action == SUPERSEDED_PREVIOUS and previous is not None:
-        audit.append(
-            conn,
-            actor.org_id,
-            actor.name,
-            "deployment.superseded",
-            f"deployment/{previous.id}",
-            {"slot": slot, "digest": previous.artifact_digest, "superseded_by": str(row.id)},
+def _slot(conn: Connection, actor: Actor, req: RecordRequest) -> store.Slot:
+    env_id, lenv_id = store.slot_ids(conn, actor.org_id, req.environment, req.logical_environment)
+    if env_id is None:
+        raise NotFound(f"environment {req.environment!r} not found: create it first")
+    if lenv_id is None:
+        raise NotFound(
+            f"logical environment {req.logical_environment!r} not found: create it first"
         )
-    verb = "deployment.decommissioned" if action == DECOMMISSIONED else "deployment.created"
-    audit.append(
-        conn,
-        actor.org_id,
-        actor.name,
-        verb,
-        f"deployment/{row.id}",
-        {
-            "slot": slot,
-            "digest": row.artifact_digest,
-            "artifact_name": row.artifact_name,
-            "artifact_version": row.artifact_version,
-        },
+    return store.Slot(
+        org_id=actor.org_id,
+        environment_id=env_id,
+        logical_environment_id=lenv_id,
+        deployment_name=req.deployment_name,
+        kind=req.kind,
+        environment=req.environment,
+        logical_environment=req.logical_environment,
     )
+
+
+def _audit(conn: Connection, actor: Actor, result: RecordResult) -> None:
+    """Transitions are audited; heartbeats only count (`heartbeats` on the record)."""
+    if result.action in (HEARTBEAT, UNCHANGED):
+        return
+    row = result.record
+    slot = f"{row.environment}/{row.logical_environment}/{row.deployment_name}/{row.kind}"
+    entries: list[audit.Change] = []
+    previous = result.previous
+    if previous is not None:
+        entries.append(
+            audit.Change(
+                "deployment.superseded",
+                f"deployment/{previous.id}",
+                {"slot": slot, "digest": previous.artifact_digest, "superseded_by": str(row.id)},
+            )
+        )
+    verb = "deployment.decommissioned" if result.action == DECOMMISSIONED else "deployment.created"
+    entries.append(
+        audit.Change(
+            verb,
+            f"deployment/{row.id}",
+            {
+                "slot": slot,
+                "digest": row.artifact_digest,
+                "artifact_name": row.artifact_name,
+                "artifact_version": row.artifact_version,
+            },
+        )
+    )
+    audit.append_many(conn, actor.org_id, actor.name, entries)
 
 
 def _deploy(
@@ -151,18 +156,32 @@ def _deploy(
     slot: store.Slot,
     req: RecordRequest,
     active: store.RecordRow | None,
-) -> tuple[str, uuid.UUID]:
+) -> RecordResult:
     now = utcnow()
     if active is not None and active.artifact_digest == req.digest:
-        # Idempotent re-record: a heartbeat. The artifact was checked when the
-        # record was created and records never change artifact, so no gate here.
-        store.heartbeat(conn, active.seq, now)
-        return HEARTBEAT, active.id
+        # Lost the race to the fast path's lock-free check: still a heartbeat.
+        beat = store.heartbeat_by_names(
+            conn,
+            actor.org_id,
+            environment=req.environment,
+            logical_environment=req.logical_environment,
+            deployment_name=req.deployment_name,
+            kind=req.kind,
+            digest=req.digest,
+            now=now,
+        )
+        assert beat is not None
+        return RecordResult(beat, HEARTBEAT)
+    # Records never change artifact, so the evidence is checked once, here, when
+    # a record is created; its heartbeats need no new check.
     evidence.require_attested(conn, actor.org_id, req.digest, req.kind)
     new = new_id()
+    previous = None
     if active is not None:
-        store.end(conn, active.seq, status=store.SUPERSEDED, now=now, superseded_by=new)
-    store.insert_record(
+        previous = store.end(
+            conn, slot, active.seq, status=store.SUPERSEDED, now=now, superseded_by=new
+        )
+    row = store.insert_record(
         conn,
         slot,
         record_id=new,
@@ -172,26 +191,26 @@ def _deploy(
         now=now,
         recorded_by=actor.name,
     )
-    return (SUPERSEDED_PREVIOUS if active is not None else CREATED), new
+    return RecordResult(row, SUPERSEDED_PREVIOUS if previous else CREATED, previous)
 
 
 def _decommission(
     conn: Connection, slot: store.Slot, req: RecordRequest, active: store.RecordRow | None
-) -> tuple[str, uuid.UUID]:
+) -> RecordResult:
     if active is not None:
         if active.artifact_digest != req.digest:
             raise Conflict(
                 f"cannot decommission {req.digest}: the slot runs {active.artifact_digest}"
             )
-        store.end(conn, active.seq, status=store.DECOMMISSIONED, now=utcnow())
-        return DECOMMISSIONED, active.id
+        ended = store.end(conn, slot, active.seq, status=store.DECOMMISSIONED, now=utcnow())
+        return RecordResult(ended, DECOMMISSIONED)
     latest = store.latest_in_slot(conn, slot)
     if (
         latest is not None
         and latest.status == store.DECOMMISSIONED
         and latest.artifact_digest == req.digest
     ):
-        return UNCHANGED, latest.id
+        return RecordResult(latest, UNCHANGED)
     raise NotFound(
         f"nothing to decommission: {req.digest} is not deployed in "
         f"{req.environment}/{req.logical_environment}/{req.deployment_name} ({req.kind})"

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    bindparam,
     insert,
     select,
     update,
@@ -78,43 +79,55 @@ def create_head(conn: Connection, org_id: uuid.UUID) -> None:
     conn.execute(insert(audit_heads).values(org_id=org_id, position=0, hash=GENESIS))
 
 
+_HEAD = select(audit_heads.c.position, audit_heads.c.hash).where(
+    audit_heads.c.org_id == bindparam("org")
+)
+_LOCK_HEAD = _HEAD.with_for_update()
+_INSERT = insert(audit_entries)
+_MOVE_HEAD = (
+    update(audit_heads)
+    .where(audit_heads.c.org_id == bindparam("org"))
+    .values(position=bindparam("position_"), hash=bindparam("hash_"))
+)
+
+
 def lock_head(conn: Connection, org_id: uuid.UUID) -> tuple[int, str]:
-    """The org's head (position, hash), locked until the transaction ends."""
-    query = select(audit_heads.c.position, audit_heads.c.hash).where(audit_heads.c.org_id == org_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    """The org's head (position, hash), locked until the transaction ends.
+
+    SQLite has no row locks: its write transactions hold the database lock.
+    """
+    query = _LOCK_HEAD if conn.dialect.name == "postgresql" else _HEAD
+    row = conn.execute(query, {"org": org_id}).first()
     if row is None:
         raise LookupError(f"organization {org_id} has no audit head")
     return int(row.position), str(row.hash)
 
 
 def get_head(conn: Connection, org_id: uuid.UUID) -> tuple[int, str]:
-    row = conn.execute(
-        select(audit_heads.c.position, audit_heads.c.hash).where(audit_heads.c.org_id == org_id)
-    ).first()
+    row = conn.execute(_HEAD, {"org": org_id}).first()
     return (int(row.position), str(row.hash)) if row else (0, GENESIS)
 
 
-def append(conn: Connection, org_id: uuid.UUID, entry: Entry) -> None:
+def append(conn: Connection, org_id: uuid.UUID, entries: list[Entry]) -> None:
     conn.execute(
-        insert(audit_entries).values(
-            org_id=org_id,
-            position=entry.position,
-            created_at=entry.created_at,
-            actor=entry.actor,
-            action=entry.action,
-            target=entry.target,
-            details=entry.details,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-        )
+        _INSERT,
+        [
+            {
+                "org_id": org_id,
+                "position": e.position,
+                "created_at": e.created_at,
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "details": e.details,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in entries
+        ],
     )
-    conn.execute(
-        update(audit_heads)
-        .where(audit_heads.c.org_id == org_id)
-        .values(position=entry.position, hash=entry.hash)
-    )
+    last = entries[-1]
+    conn.execute(_MOVE_HEAD, {"org": org_id, "position_": last.position, "hash_": last.hash})
 
 
 _columns = (

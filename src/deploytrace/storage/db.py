@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,13 +132,16 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+# A pooled connection idle longer than this is pinged before use.
+IDLE_PING_SECONDS = 2.0
+
+
 def _postgres_engine(url: str, settings: Settings) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_timeout=5,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
@@ -145,3 +149,24 @@ def _postgres_engine(url: str, settings: Settings) -> Engine:
             "application_name": "deploytrace",
         },
     )
+
+    # pool_pre_ping would add a round trip to every transaction. Under load the
+    # pool's connections are seconds old at most, so only a connection that sat
+    # idle (perhaps across a database restart) is pinged; a dead one is replaced
+    # before the request sees it.
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get("checked_in_at")
+        if last is None or time.monotonic() - last < IDLE_PING_SECONDS:
+            return
+        try:
+            dbapi_conn.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as error:
+            raise exc.DisconnectionError(str(error)) from error
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    return engine

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     Uuid,
     and_,
+    bindparam,
     exists,
     insert,
     select,
@@ -133,15 +135,28 @@ class Slot:
     logical_environment_id: uuid.UUID
     deployment_name: str
     kind: str
+    # The names the slot was addressed by, to answer without joining them back in.
+    environment: str
+    logical_environment: str
 
-    def where(self) -> list[ColumnElement[bool]]:
-        return [
-            r.c.org_id == self.org_id,
-            r.c.environment_id == self.environment_id,
-            r.c.logical_environment_id == self.logical_environment_id,
-            r.c.deployment_name == self.deployment_name,
-            r.c.kind == self.kind,
-        ]
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (
+            self.org_id,
+            self.environment_id,
+            self.logical_environment_id,
+            self.deployment_name,
+            self.kind,
+        )
+
+    def params(self) -> dict[str, object]:
+        return {
+            "org": self.org_id,
+            "env_id": self.environment_id,
+            "lenv_id": self.logical_environment_id,
+            "name": self.deployment_name,
+            "kind_": self.kind,
+        }
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,8 @@ _view_columns = (
     r.c.superseded_by,
     r.c.heartbeats,
 )
+# A record's own columns: what the write path reads back, names being known.
+_own_columns = tuple(c for c in _view_columns if c.table is r)
 
 
 def _view() -> Select[tuple[object, ...]]:
@@ -198,14 +215,125 @@ def _record(row: object) -> RecordRow:
     return RecordRow(**row._mapping)  # type: ignore[attr-defined]
 
 
+def _record_in(row: object, environment: str, logical_environment: str) -> RecordRow:
+    return RecordRow(
+        **row._mapping,  # type: ignore[attr-defined]
+        environment=environment,
+        logical_environment=logical_environment,
+    )
+
+
+# The write path runs on every deploy and heartbeat: its statements are built
+# once, with bind parameters, so each execution skips SQLAlchemy's expression
+# construction and goes straight to the compiled-statement cache.
+
+
+def _live_id(table: Table, name_param: str) -> Any:
+    return (
+        select(table.c.id)
+        .where(
+            table.c.org_id == bindparam("org"),
+            table.c.name == bindparam(name_param),
+            table.c.deleted_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+
+
+_in_slot = (
+    r.c.org_id == bindparam("org"),
+    r.c.environment_id == bindparam("env_id"),
+    r.c.logical_environment_id == bindparam("lenv_id"),
+    r.c.deployment_name == bindparam("name"),
+    r.c.kind == bindparam("kind_"),
+)
+
+_SLOT_IDS = select(
+    _live_id(environments, "env").label("environment_id"),
+    _live_id(logical_environments, "lenv").label("logical_environment_id"),
+)
+
+# A heartbeat in one statement: the row lock it takes serializes it with a
+# concurrent supersede, and it matches nothing once the record stopped being
+# the deployed one, so it never needs the slot lock.
+_HEARTBEAT = (
+    update(r)
+    .where(
+        r.c.org_id == bindparam("org"),
+        r.c.environment_id == _live_id(environments, "env"),
+        r.c.logical_environment_id == _live_id(logical_environments, "lenv"),
+        r.c.deployment_name == bindparam("name"),
+        r.c.kind == bindparam("kind_"),
+        r.c.status == DEPLOYED,
+        r.c.artifact_digest == bindparam("digest"),
+    )
+    .values(
+        last_seen_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        heartbeats=r.c.heartbeats + 1,
+    )
+    .returning(*_own_columns)
+)
+_ACTIVE_IN_SLOT = select(*_own_columns).where(*_in_slot, r.c.status == DEPLOYED)
+_LATEST = select(*_own_columns).where(*_in_slot).order_by(r.c.seq.desc()).limit(1)
+_INSERT = insert(r).returning(*_own_columns)
+_END = (
+    update(r)
+    .where(r.c.seq == bindparam("seq_"))
+    .values(
+        status=bindparam("status_"),
+        ended_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        superseded_by=bindparam("successor"),
+    )
+    .returning(*_own_columns)
+)
+
+
+def slot_ids(
+    conn: Connection, org_id: uuid.UUID, environment: str, logical_environment: str
+) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    row = conn.execute(
+        _SLOT_IDS, {"org": org_id, "env": environment, "lenv": logical_environment}
+    ).one()
+    return row.environment_id, row.logical_environment_id
+
+
+def heartbeat_by_names(
+    conn: Connection,
+    org_id: uuid.UUID,
+    *,
+    environment: str,
+    logical_environment: str,
+    deployment_name: str,
+    kind: str,
+    digest: str,
+    now: dt.datetime,
+) -> RecordRow | None:
+    """Heartbeat the slot's deployed record if it is `digest`; None otherwise."""
+    row = conn.execute(
+        _HEARTBEAT,
+        {
+            "org": org_id,
+            "env": environment,
+            "lenv": logical_environment,
+            "name": deployment_name,
+            "kind_": kind,
+            "digest": digest,
+            "now": now,
+        },
+    ).first()
+    return _record_in(row, environment, logical_environment) if row else None
+
+
 def active_in_slot(conn: Connection, slot: Slot) -> RecordRow | None:
-    row = conn.execute(_view().where(*slot.where(), r.c.status == DEPLOYED)).first()
-    return _record(row) if row else None
+    row = conn.execute(_ACTIVE_IN_SLOT, slot.params()).first()
+    return _record_in(row, slot.environment, slot.logical_environment) if row else None
 
 
 def latest_in_slot(conn: Connection, slot: Slot) -> RecordRow | None:
-    row = conn.execute(_view().where(*slot.where()).order_by(r.c.seq.desc()).limit(1)).first()
-    return _record(row) if row else None
+    row = conn.execute(_LATEST, slot.params()).first()
+    return _record_in(row, slot.environment, slot.logical_environment) if row else None
 
 
 def get(conn: Connection, org_id: uuid.UUID, record_id: uuid.UUID) -> RecordRow | None:
@@ -223,48 +351,42 @@ def insert_record(
     artifact_version: str | None,
     now: dt.datetime,
     recorded_by: str | None,
-) -> None:
-    conn.execute(
-        insert(r).values(
-            id=record_id,
-            org_id=slot.org_id,
-            environment_id=slot.environment_id,
-            logical_environment_id=slot.logical_environment_id,
-            deployment_name=slot.deployment_name,
-            kind=slot.kind,
-            artifact_digest=digest,
-            artifact_name=artifact_name,
-            artifact_version=artifact_version,
-            status=DEPLOYED,
-            created_at=now,
-            updated_at=now,
-            last_seen_at=now,
-            recorded_by=recorded_by,
-        )
-    )
-
-
-def heartbeat(conn: Connection, seq: int, now: dt.datetime) -> None:
-    conn.execute(
-        update(r)
-        .where(r.c.seq == seq)
-        .values(last_seen_at=now, updated_at=now, heartbeats=r.c.heartbeats + 1)
-    )
+) -> RecordRow:
+    row = conn.execute(
+        _INSERT,
+        {
+            "id": record_id,
+            "org_id": slot.org_id,
+            "environment_id": slot.environment_id,
+            "logical_environment_id": slot.logical_environment_id,
+            "deployment_name": slot.deployment_name,
+            "kind": slot.kind,
+            "artifact_digest": digest,
+            "artifact_name": artifact_name,
+            "artifact_version": artifact_version,
+            "status": DEPLOYED,
+            "created_at": now,
+            "updated_at": now,
+            "last_seen_at": now,
+            "recorded_by": recorded_by,
+        },
+    ).one()
+    return _record_in(row, slot.environment, slot.logical_environment)
 
 
 def end(
     conn: Connection,
+    slot: Slot,
     seq: int,
     *,
     status: str,
     now: dt.datetime,
     superseded_by: uuid.UUID | None = None,
-) -> None:
-    conn.execute(
-        update(r)
-        .where(r.c.seq == seq)
-        .values(status=status, ended_at=now, updated_at=now, superseded_by=superseded_by)
-    )
+) -> RecordRow:
+    row = conn.execute(
+        _END, {"seq_": seq, "status_": status, "now": now, "successor": superseded_by}
+    ).one()
+    return _record_in(row, slot.environment, slot.logical_environment)
 
 
 @dataclass(frozen=True)

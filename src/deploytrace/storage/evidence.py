@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    and_,
+    bindparam,
     delete,
     exists,
     insert,
@@ -321,19 +321,22 @@ def attesting_types(conn: Connection, org_id: uuid.UUID, digest: str) -> dict[st
     return found
 
 
+_IS_ATTESTED = select(
+    exists().where(
+        artifact_refs.c.org_id == bindparam("org"),
+        artifact_refs.c.digest == bindparam("digest"),
+        artifact_refs.c.role.in_(ATTESTING_ROLES),
+        or_(
+            artifact_refs.c.material_type.is_(None),
+            artifact_refs.c.material_type == bindparam("kind"),
+        ),
+    )
+)
+
+
 def is_attested(conn: Connection, org_id: uuid.UUID, digest: str, kind: str) -> bool:
     """A subject or typed material of a compatible kind (untyped subjects fit any kind)."""
-    return bool(conn.scalar(select(exists().where(_attesting(org_id, digest, kind)))))
-
-
-def _attesting(org_id: uuid.UUID, digest: str, kind: str) -> ColumnElement[bool]:
-    r = artifact_refs
-    return and_(
-        r.c.org_id == org_id,
-        r.c.digest == digest,
-        r.c.role.in_(ATTESTING_ROLES),
-        or_(r.c.material_type.is_(None), r.c.material_type == kind),
-    )
+    return bool(conn.scalar(_IS_ATTESTED, {"org": org_id, "digest": digest, "kind": kind}))
 
 
 def refs_page(
