@@ -7,31 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import CliRunner
+from tests.support.cli import RECORD as BASE_RECORD
+from tests.support.cli import CliRunner, attest
 from tests.support.digests import digest
-from tests.support.statements import statement
 
 D1 = digest("v1.0.0")
 D2 = digest("v1.1.0")
-RECORD = [
-    "deployment",
-    "record",
-    "--env",
-    "k8s-east",
-    "--logical-env",
-    "production",
-    "--deployment-name",
-    "api-server",
-    "--kind",
-    "CONTAINER_IMAGE",
-]
-
-
-def attest(cli: CliRunner, directory: Path, *digests: str) -> None:
-    path = directory / f"statement-{len(list(directory.iterdir()))}.json"
-    path.write_bytes(statement(*digests))
-    r = cli("attestation", "push", str(path))
-    assert r.code == 0, r.err
+RECORD = [*BASE_RECORD, "--kind", "CONTAINER_IMAGE"]
 
 
 @pytest.fixture

@@ -7,32 +7,14 @@ from pathlib import Path
 import pytest
 
 from tests.oci.helpers import auth_entry, install_credential_helper, write_docker_config
-from tests.support.cli import CliRunner, Result
+from tests.support.cli import RECORD, CliRunner, Result, attest
 from tests.support.registry import Artifacts, Registry
-from tests.support.statements import statement
-
-RECORD = [
-    "deployment",
-    "record",
-    "--env",
-    "k8s-east",
-    "--logical-env",
-    "production",
-    "--deployment-name",
-    "api-server",
-]
 
 
 @pytest.fixture
 def ready(cli: CliRunner, tmp_path: Path) -> CliRunner:
     assert cli("environment", "create", "--name", "k8s-east").code == 0
     return cli
-
-
-def _attest(cli: CliRunner, tmp_path: Path, *digests: str) -> None:
-    path = tmp_path / f"att-{len(list(tmp_path.glob('att-*')))}.json"
-    path.write_bytes(statement(*digests))
-    assert cli("attestation", "push", str(path)).code == 0
 
 
 def _record(cli: CliRunner, ref: str, kind: str = "CONTAINER_IMAGE", *extra: str) -> Result:
@@ -43,7 +25,7 @@ def test_record_by_tag_keeps_repository_and_tag(
     ready: CliRunner, tmp_path: Path, artifacts: Artifacts
 ) -> None:
     image = artifacts.image
-    _attest(ready, tmp_path, image.digest)
+    attest(ready, tmp_path, image.digest)
     r = _record(ready, image.ref)
     assert r.code == 0, r.err
     rec = r.json()
@@ -53,7 +35,7 @@ def test_record_by_tag_keeps_repository_and_tag(
 
 def test_record_by_digest(ready: CliRunner, tmp_path: Path, artifacts: Artifacts) -> None:
     image = artifacts.image2
-    _attest(ready, tmp_path, image.digest)
+    attest(ready, tmp_path, image.digest)
     rec = _record(ready, image.digest_ref).json()
     assert rec["artifact"] == {"digest": image.digest, "name": image.name, "version": None}
 
@@ -61,14 +43,14 @@ def test_record_by_digest(ready: CliRunner, tmp_path: Path, artifacts: Artifacts
 def test_multi_platform_image_records_the_index_digest(
     ready: CliRunner, tmp_path: Path, artifacts: Artifacts
 ) -> None:
-    _attest(ready, tmp_path, artifacts.index.digest)
+    attest(ready, tmp_path, artifacts.index.digest)
     rec = _record(ready, artifacts.index.ref).json()
     assert rec["artifact"]["digest"] == artifacts.index.digest
 
 
 def test_helm_chart_with_oci_prefix(ready: CliRunner, tmp_path: Path, artifacts: Artifacts) -> None:
     chart = artifacts.chart
-    _attest(ready, tmp_path, chart.digest)
+    attest(ready, tmp_path, chart.digest)
     r = _record(ready, f"oci://{chart.ref}", "HELM_CHART")
     assert r.code == 0, r.err
     assert r.json()["artifact"] == {
@@ -80,7 +62,7 @@ def test_helm_chart_with_oci_prefix(ready: CliRunner, tmp_path: Path, artifacts:
 
 
 def test_kind_mismatch_is_refused(ready: CliRunner, tmp_path: Path, artifacts: Artifacts) -> None:
-    _attest(ready, tmp_path, artifacts.image.digest, artifacts.chart.digest)
+    attest(ready, tmp_path, artifacts.image.digest, artifacts.chart.digest)
     r = _record(ready, artifacts.image.ref, "HELM_CHART")
     assert r.code == 7 and "not a Helm chart" in r.err, r.err
     r = _record(ready, artifacts.chart.ref, "CONTAINER_IMAGE")
@@ -141,7 +123,7 @@ class TestCredentials:
         self, ready: CliRunner, tmp_path: Path, basic_registry: Registry, basic_artifacts: Artifacts
     ) -> None:
         image = basic_artifacts.image
-        _attest(ready, tmp_path, image.digest)
+        attest(ready, tmp_path, image.digest)
         r = _record(
             ready,
             image.ref,
@@ -179,7 +161,7 @@ class TestCredentials:
     def test_password_from_stdin(
         self, ready: CliRunner, tmp_path: Path, basic_registry: Registry, basic_artifacts: Artifacts
     ) -> None:
-        _attest(ready, tmp_path, basic_artifacts.image.digest)
+        attest(ready, tmp_path, basic_artifacts.image.digest)
         r = ready(
             *RECORD,
             "--kind",
@@ -203,7 +185,7 @@ class TestCredentials:
         basic_registry: Registry,
         basic_artifacts: Artifacts,
     ) -> None:
-        _attest(ready, tmp_path, basic_artifacts.image.digest)
+        attest(ready, tmp_path, basic_artifacts.image.digest)
         monkeypatch.setenv("DEPLOYTRACE_REGISTRY_SERVER", basic_registry.host)
         monkeypatch.setenv("DEPLOYTRACE_REGISTRY_USERNAME", basic_registry.username)
         monkeypatch.setenv("DEPLOYTRACE_REGISTRY_PASSWORD", basic_registry.password)
@@ -217,7 +199,7 @@ class TestCredentials:
         basic_registry: Registry,
         basic_artifacts: Artifacts,
     ) -> None:
-        _attest(ready, tmp_path, basic_artifacts.image.digest)
+        attest(ready, tmp_path, basic_artifacts.image.digest)
         write_docker_config(
             _no_user_docker_config,
             {
@@ -240,7 +222,7 @@ class TestCredentials:
         private_token_registry: Registry,
     ) -> None:
         registry = private_token_registry
-        _attest(ready, tmp_path, private_token_artifacts.image.digest)
+        attest(ready, tmp_path, private_token_artifacts.image.digest)
         assert _record(ready, private_token_artifacts.image.ref).code == 5
         install_credential_helper(
             tmp_path / "bin",
@@ -256,7 +238,7 @@ class TestCredentials:
     def test_tls_registry_with_ca(
         self, ready: CliRunner, tmp_path: Path, tls_registry: Registry, tls_artifacts: Artifacts
     ) -> None:
-        _attest(ready, tmp_path, tls_artifacts.image.digest)
+        attest(ready, tmp_path, tls_artifacts.image.digest)
         creds = [
             "--registry-server",
             tls_registry.host,

@@ -6,9 +6,16 @@ import contextlib
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from deploytrace.cli.main import main
+from tests.support.statements import statement
+
+# `deployment record` into the seed's usual slot, minus kind and artifact.
+RECORD = (
+    "deployment record --env k8s-east --logical-env production --deployment-name api-server"
+).split()
 
 
 @dataclass
@@ -35,6 +42,14 @@ class CliRunner:
             except SystemExit as done:
                 code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         return Result(code, out.getvalue(), err.getvalue())
+
+
+def attest(cli: CliRunner, directory: Path, *digests: str) -> None:
+    """Push a statement naming `digests`, as a build would before deploying them."""
+    path = directory / f"statement-{len(list(directory.glob('statement-*')))}.json"
+    path.write_bytes(statement(*digests))
+    r = cli("attestation", "push", str(path))
+    assert r.code == 0, r.err
 
 
 @contextlib.contextmanager

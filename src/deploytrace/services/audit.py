@@ -90,12 +90,6 @@ def append_many(conn: Connection, org_id: uuid.UUID, actor: str, changes: list[C
     store.append(conn, org_id, entries)
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[store.Entry]
-    next_cursor: str | None
-
-
 def list_entries(
     db: Database,
     actor: Actor,
@@ -104,7 +98,7 @@ def list_entries(
     action: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> Page:
+) -> pagination.Page[store.Entry]:
     actor.require(Action.READ)
     size = pagination.limit(limit)
     before = pagination.decode(cursor, int)
@@ -114,9 +108,7 @@ def list_entries(
         rows = store.page(
             conn, actor.org_id, since=since, action=action, before_position=before, limit=size + 1
         )
-    more = len(rows) > size
-    rows = rows[:size]
-    return Page(rows, pagination.encode(rows[-1].position) if more and rows else None)
+    return pagination.page(rows, size, lambda e: e.position)
 
 
 @dataclass(frozen=True)

@@ -76,18 +76,9 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
     with db.write() as conn:
         if req.status == "deployed":
             # The common case, a pipeline re-recording what runs, is one statement.
-            beat = store.heartbeat_by_names(
-                conn,
-                actor.org_id,
-                environment=req.environment,
-                logical_environment=req.logical_environment,
-                deployment_name=req.deployment_name,
-                kind=req.kind,
-                digest=req.digest,
-                now=utcnow(),
-            )
+            beat = _heartbeat(conn, actor, req)
             if beat is not None:
-                return RecordResult(beat, HEARTBEAT)
+                return beat
         slot = _slot(conn, actor, req)
         db.lock_key(conn, "slot", *slot.key)
         active = store.active_in_slot(conn, slot)
@@ -97,6 +88,20 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
             result = _decommission(conn, slot, req, active)
         _audit(conn, actor, result)
     return result
+
+
+def _heartbeat(conn: Connection, actor: Actor, req: RecordRequest) -> RecordResult | None:
+    row = store.heartbeat_by_names(
+        conn,
+        actor.org_id,
+        environment=req.environment,
+        logical_environment=req.logical_environment,
+        deployment_name=req.deployment_name,
+        kind=req.kind,
+        digest=req.digest,
+        now=utcnow(),
+    )
+    return RecordResult(row, HEARTBEAT) if row is not None else None
 
 
 def _slot(conn: Connection, actor: Actor, req: RecordRequest) -> store.Slot:
@@ -159,19 +164,10 @@ def _deploy(
 ) -> RecordResult:
     now = utcnow()
     if active is not None and active.artifact_digest == req.digest:
-        # Lost the race to the fast path's lock-free check: still a heartbeat.
-        beat = store.heartbeat_by_names(
-            conn,
-            actor.org_id,
-            environment=req.environment,
-            logical_environment=req.logical_environment,
-            deployment_name=req.deployment_name,
-            kind=req.kind,
-            digest=req.digest,
-            now=now,
-        )
+        # Created by a concurrent writer after the lock-free check: now a heartbeat.
+        beat = _heartbeat(conn, actor, req)
         assert beat is not None
-        return RecordResult(beat, HEARTBEAT)
+        return beat
     # Records never change artifact, so the evidence is checked once, here, when
     # a record is created; its heartbeats need no new check.
     evidence.require_attested(conn, actor.org_id, req.digest, req.kind)
@@ -231,12 +227,6 @@ class ListQuery:
     cursor: str | None = None
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[store.RecordRow]
-    next_cursor: str | None
-
-
 def _ids(
     conn: Connection, table: object, org_id: uuid.UUID, name: str | None, noun: str
 ) -> list[uuid.UUID] | None:
@@ -248,7 +238,7 @@ def _ids(
     return ids
 
 
-def list_records(db: Database, actor: Actor, query: ListQuery) -> Page:
+def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Page[store.RecordRow]:
     actor.require(Action.READ)
     size = pagination.limit(query.limit)
     before = pagination.decode(query.cursor, int)
@@ -288,9 +278,7 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> Page:
                 raise NotFound(f"{what} not found")
             extra.append(condition)
         rows = store.list_page(conn, filters, before_seq=before, limit=size + 1, extra=extra)
-    more = len(rows) > size
-    rows = rows[:size]
-    return Page(rows, pagination.encode(rows[-1].seq) if more and rows else None)
+    return pagination.page(rows, size, lambda r: r.seq)
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,6 @@ class Environment:
     updated_at: dt.datetime
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Environment]
-    next_cursor: str | None
-
-
 def _view(row: store.EnvRow) -> Environment:
     return Environment(row.id, row.name, row.description, row.created_at, row.updated_at)
 
@@ -76,17 +70,14 @@ class EnvironmentService:
 
     def list(
         self, db: Database, actor: Actor, *, limit: int | None = None, cursor: str | None = None
-    ) -> Page:
+    ) -> pagination.Page[Environment]:
         actor.require(Action.READ)
         size = pagination.limit(limit)
         after = pagination.decode(cursor, str)
         with db.read() as conn:
             rows = store.list_page(conn, self.table, actor.org_id, after=after, limit=size + 1)
-        more = len(rows) > size
-        rows = rows[:size]
-        return Page(
-            [_view(r) for r in rows], pagination.encode(rows[-1].name) if more and rows else None
-        )
+        found = pagination.page(rows, size, lambda r: r.name)
+        return pagination.Page([_view(r) for r in found.items], found.next_cursor)
 
     def describe(self, db: Database, actor: Actor, name: str) -> Environment:
         actor.require(Action.READ)

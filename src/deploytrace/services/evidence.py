@@ -13,11 +13,10 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from deploytrace import attestations as formats
 from deploytrace.errors import Conflict, InvalidInput, NotFound
 from deploytrace.services import audit, pagination, validation
 from deploytrace.services.context import Action, Actor
@@ -25,6 +24,18 @@ from deploytrace.storage import deployments as deployment_store
 from deploytrace.storage import evidence as store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
+
+if TYPE_CHECKING:
+    from deploytrace import attestations as formats
+
+
+def _formats() -> Any:
+    # Imported on use: it pulls in sigstore, which the record path never needs and
+    # which costs the embedded CLI a third of its start-up.
+    from deploytrace import attestations
+
+    return attestations
+
 
 MAX_NAME = 255
 _ARTIFACT_DIGEST = re.compile(r"^[a-z0-9][a-z0-9_+.-]*:[^\s\x00-\x1f\x7f]{1,200}$")
@@ -99,7 +110,8 @@ def _merge(found: str | None, given: str | None, what: str, digest: str) -> str 
 def _trust_store(material: tuple[tuple[str, str, bytes], ...]) -> formats.TrustStore:
     keys = [(name, content) for name, kind, content in material if kind == "key"]
     roots = [(name, content) for name, kind, content in material if kind == "root"]
-    return formats.TrustStore(keys=keys, roots=roots)
+    store_: formats.TrustStore = _formats().TrustStore(keys=keys, roots=roots)
+    return store_
 
 
 def trust_store(db: Database, org_id: uuid.UUID) -> formats.TrustStore:
@@ -129,7 +141,8 @@ def push(
     workflow = _name(workflow, "workflow")
     project = _name(project, "project")
     project_version = _name(project_version, "project version")
-    parsed = formats.parse(data)
+    lib = _formats()
+    parsed: list[formats.ParsedAttestation] = lib.parse(data)
     named = []
     for att in parsed:
         p = _merge(att.project, project, "project", att.digest)
@@ -157,7 +170,7 @@ def push(
         for att, *_ in fresh:
             if att.digest in verdicts:
                 continue
-            verdict = formats.verify(att, trust)
+            verdict: formats.Verification = lib.verify(att, trust)
             if verdict.status == "invalid":
                 raise InvalidInput(f"attestation {att.digest} is invalid: {verdict.reason}")
             verdicts[att.digest] = verdict
@@ -250,12 +263,6 @@ def _insert(
     store.insert_attestation(conn, values, refs)
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[store.AttestationRow]
-    next_cursor: str | None
-
-
 def list_attestations(
     db: Database,
     actor: Actor,
@@ -265,7 +272,7 @@ def list_attestations(
     subject: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> Page:
+) -> pagination.Page[store.AttestationRow]:
     actor.require(Action.READ)
     size = pagination.limit(limit)
     before = pagination.decode(cursor, int)
@@ -280,9 +287,7 @@ def list_attestations(
             before_seq=before,
             limit=size + 1,
         )
-    more = len(rows) > size
-    rows = rows[:size]
-    return Page(rows, pagination.encode(rows[-1].seq) if more and rows else None)
+    return pagination.page(rows, size, lambda r: r.seq)
 
 
 def _attestation_digest(value: str) -> str:
@@ -355,10 +360,8 @@ def evidence_page(
     rows = store.refs_page(
         conn, org_id, digest, before=tuple(before) if before else None, limit=limit + 1
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if more and rows else None
-    return rows, pagination.encode([last.attestation.seq, last.ref_id]) if last else None
+    found = pagination.page(rows, limit, lambda r: [r.attestation.seq, r.ref_id])
+    return found.items, found.next_cursor
 
 
 def trace(
@@ -388,15 +391,14 @@ def trace(
         if not refs and not records and attestations_cursor is None and before is None:
             raise NotFound(f"artifact {digest} not found: no attestation or deployment names it")
         owners = summary(conn, actor.org_id, digest)
-    more = len(records) > size
-    records = records[:size]
-    records_next = pagination.encode(records[-1].seq) if more and records else None
-    return Trace(digest, refs, refs_next, owners, records, records_next)
+    found = pagination.page(records, size, lambda r: r.seq)
+    return Trace(digest, refs, refs_next, owners, found.items, found.next_cursor)
 
 
 # Trust material -------------------------------------------------------------------
 
-RESERVED_TRUST_NAMES = frozenset({formats.PUBLIC_GOOD})
+PUBLIC_GOOD = "public-good"  # deploytrace.attestations.PUBLIC_GOOD, without importing it
+RESERVED_TRUST_NAMES = frozenset({PUBLIC_GOOD})
 
 
 @dataclass(frozen=True)
@@ -414,9 +416,9 @@ def add_trust(db: Database, actor: Actor, *, name: str, kind: str, content: byte
     if name in RESERVED_TRUST_NAMES:
         raise Conflict(f"{name!r} is the built-in Sigstore public-good root")
     if kind == "key":
-        formats.load_public_key(content)
+        _formats().load_public_key(content)
     else:
-        formats.load_trusted_root(content)
+        _formats().load_trusted_root(content)
     fingerprint = "sha256:" + hashlib.sha256(content).hexdigest()
     now = utcnow()
     with db.write() as conn:
@@ -450,7 +452,7 @@ def list_trust(db: Database, actor: Actor) -> list[TrustEntry]:
     actor.require(Action.READ)
     with db.read() as conn:
         rows = store.list_trust(conn, actor.org_id)
-    builtin = TrustEntry(formats.PUBLIC_GOOD, "root", _public_good_fingerprint(), True, None)
+    builtin = TrustEntry(PUBLIC_GOOD, "root", _public_good_fingerprint(), True, None)
     return [builtin] + [
         TrustEntry(r.name, r.kind, r.fingerprint, False, r.created_at) for r in rows
     ]

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from deploytrace.errors import InvalidInput
+
+T = TypeVar("T")
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -35,3 +39,19 @@ def decode(cursor: str | None, expected: type) -> Any:
     if not isinstance(key, expected) or isinstance(key, bool):
         raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page")
     return key
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, newest (or first) first, and the cursor of the next."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def page(rows: list[T], size: int, key: Callable[[T], Any]) -> Page[T]:
+    """Cut rows fetched with `limit=size + 1`: the extra row only says there is more."""
+    if len(rows) <= size:
+        return Page(rows, None)
+    items = rows[:size]
+    return Page(items, encode(key(items[-1])))
