@@ -2,9 +2,9 @@
 
 Every change appends an entry inside the transaction that makes the change,
 so an entry exists exactly when the change does. Entry n stores
-hash_n = sha256(canonical JSON of its fields and hash_{n-1}); verification
-recomputes the chain and compares its end with the org's stored head, so an
-entry edited, deleted or reordered behind the API's back is found.
+hash_n = sha256(hash_{n-1} ":" n ":" sha256(canonical JSON of its content));
+verification recomputes the chain and compares its end with the org's stored
+head, so an entry edited, deleted or reordered behind the API's back is found.
 """
 
 from __future__ import annotations
@@ -28,22 +28,25 @@ from deploytrace.storage.db import Database
 Scalar = str | int | bool | None
 
 
-def _canonical(org_id: uuid.UUID, entry: store.Entry) -> bytes:
+def entry_digest(
+    org_id: uuid.UUID,
+    created_at: dt.datetime,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any],
+) -> str:
+    """sha256 of an entry's content, canonical JSON; the chain links these digests."""
     fields = {
         "org": str(org_id),
-        "position": entry.position,
-        "time": entry.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "details": entry.details,
-        "prev": entry.prev_hash,
+        "time": created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "details": details,
     }
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _hash(org_id: uuid.UUID, entry: store.Entry) -> str:
-    return hashlib.sha256(_canonical(org_id, entry)).hexdigest()
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -68,26 +71,24 @@ def append(
 
 
 def append_many(conn: Connection, org_id: uuid.UUID, actor: str, changes: list[Change]) -> None:
-    """Append entries in order, locking the org's head once (call it last: the lock is
-    the one point where an organization's audited writes queue)."""
-    position, prev = store.lock_head(conn, org_id)
+    """Append entries in order (call it last in the transaction: the organization's
+    head is locked from here to COMMIT, the one point where its audited writes queue)."""
     now = utcnow()
-    entries = []
-    for change in changes:
-        position += 1
-        entry = store.Entry(
-            position=position,
-            created_at=now,
-            actor=actor,
-            action=change.action,
-            target=change.target,
-            details=dict(change.details),
-            prev_hash=prev,
-            hash="",
-        )
-        prev = _hash(org_id, entry)
-        entries.append(store.Entry(**{**entry.__dict__, "hash": prev}))
-    store.append(conn, org_id, entries)
+    store.append(
+        conn,
+        org_id,
+        [
+            store.Pending(
+                created_at=now,
+                actor=actor,
+                action=c.action,
+                target=c.target,
+                details=dict(c.details),
+                digest=entry_digest(org_id, now, actor, c.action, c.target, dict(c.details)),
+            )
+            for c in changes
+        ],
+    )
 
 
 def list_entries(
@@ -138,7 +139,15 @@ def verify(db: Database, actor: Actor) -> Verdict:
                 return Verdict(
                     False, count, head_hash, count, "does not follow the entry before it"
                 )
-            if _hash(actor.org_id, entry) != entry.hash:
+            digest = entry_digest(
+                actor.org_id,
+                entry.created_at,
+                entry.actor,
+                entry.action,
+                entry.target,
+                entry.details,
+            )
+            if store.link(entry.prev_hash, entry.position, digest) != entry.hash:
                 return Verdict(False, count, head_hash, count, "its content was changed")
             expected_prev = entry.hash
     if count != head_position or expected_prev != head_hash:

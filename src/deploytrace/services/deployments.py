@@ -73,12 +73,13 @@ class RecordResult:
 def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
     actor.require(Action.WRITE)
     req = request.validated()
-    with db.write() as conn:
-        if req.status == "deployed":
-            # The common case, a pipeline re-recording what runs, is one statement.
+    if req.status == "deployed":
+        # The common case, a pipeline re-recording what runs, is one statement.
+        with db.single(write=True) as conn:
             beat = _heartbeat(conn, actor, req)
-            if beat is not None:
-                return beat
+        if beat is not None:
+            return beat
+    with db.write() as conn:
         slot = _slot(conn, actor, req)
         db.lock_key(conn, "slot", *slot.key)
         active = store.active_in_slot(conn, slot)
@@ -177,6 +178,10 @@ def _deploy(
         previous = store.end(
             conn, slot, active.seq, status=store.SUPERSEDED, now=now, superseded_by=new
         )
+        # The successor starts exactly when its predecessor ended (which may be
+        # later than `now`: see storage.deployments._not_before).
+        assert previous.ended_at is not None
+        now = previous.ended_at
     row = store.insert_record(
         conn,
         slot,

@@ -114,10 +114,38 @@ def _trust_store(material: tuple[tuple[str, str, bytes], ...]) -> formats.TrustS
     return store_
 
 
-def trust_store(db: Database, org_id: uuid.UUID) -> formats.TrustStore:
-    with db.read() as conn:
-        rows = store.list_trust(conn, org_id)
+def trust_store(conn: Connection, org_id: uuid.UUID) -> formats.TrustStore:
+    rows = store.list_trust(conn, org_id)
     return _trust_store(tuple((r.name, r.kind, r.content) for r in rows))
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A parsed attestation and the project, version and workflow it is filed under."""
+
+    att: formats.ParsedAttestation
+    project: str | None
+    version: str | None
+    workflow: str | None
+
+
+def _file(
+    parsed: list[formats.ParsedAttestation],
+    workflow: str | None,
+    project: str | None,
+    version: str | None,
+) -> list[_Named]:
+    named = []
+    for att in parsed:
+        p = _merge(att.project, project, "project", att.digest)
+        v = _merge(att.project_version, version, "project version", att.digest)
+        if v is not None and p is None:
+            raise InvalidInput(f"attestation {att.digest}: a project version needs a project")
+        w = _merge(att.workflow, workflow, "workflow", att.digest)
+        named.append(
+            _Named(att, _name(p, "project"), _name(v, "project version"), _name(w, "workflow"))
+        )
+    return named
 
 
 def push(
@@ -131,112 +159,118 @@ def push(
     dry_run: bool = False,
     require_key: str | None = None,
 ) -> PushResult:
-    """Parse, verify and store; with `dry_run`, stop before storing anything.
+    """Parse, verify and store, in one transaction; with `dry_run`, store nothing.
 
     `require_key` names a trusted key that must have signed every attestation:
     a DSSE signature without a keyid cannot otherwise tell a tampered payload
     from one signed by an unknown key.
     """
     actor.require(Action.WRITE)
-    workflow = _name(workflow, "workflow")
-    project = _name(project, "project")
-    project_version = _name(project_version, "project version")
     lib = _formats()
-    parsed: list[formats.ParsedAttestation] = lib.parse(data)
-    named = []
-    for att in parsed:
-        p = _merge(att.project, project, "project", att.digest)
-        v = _merge(att.project_version, project_version, "project version", att.digest)
-        if v is not None and p is None:
-            raise InvalidInput(f"attestation {att.digest}: a project version needs a project")
-        w = _merge(att.workflow, workflow, "workflow", att.digest)
-        named.append((att, _name(p, "project"), _name(v, "project version"), _name(w, "workflow")))
-
-    with db.read() as conn:
-        stored_rows = {
-            att.digest: row
-            for att, *_ in named
-            if (row := store.get_attestation(conn, actor.org_id, att.digest)) is not None
-        }
-        if require_key is not None and not any(
-            t.name == require_key and t.kind == "key" for t in store.list_trust(conn, actor.org_id)
-        ):
-            raise NotFound(f"trusted key {require_key!r} not found (see `trust list`)")
-    known = set(stored_rows)
-    verdicts: dict[str, formats.Verification] = {}
-    fresh = [item for item in named if item[0].digest not in known]
-    if fresh:
-        trust = trust_store(db, actor.org_id)
-        for att, *_ in fresh:
-            if att.digest in verdicts:
-                continue
-            verdict: formats.Verification = lib.verify(att, trust)
-            if verdict.status == "invalid":
-                raise InvalidInput(f"attestation {att.digest} is invalid: {verdict.reason}")
-            verdicts[att.digest] = verdict
-    if require_key is not None:
-        identities = {d: v.identity for d, v in verdicts.items()}
-        identities.update({d: r.verification_identity for d, r in stored_rows.items()})
-        for att, *_ in named:
-            if identities[att.digest] != f"key:{require_key}":
-                raise InvalidInput(
-                    f"attestation {att.digest} carries no valid signature by trusted key "
-                    f"{require_key!r}: tampered, or signed by another key"
-                )
-    if dry_run:
-        return PushResult([], 0)
-
-    stored = 0
+    named = _file(
+        lib.parse(data),
+        _name(workflow, "workflow"),
+        _name(project, "project"),
+        _name(project_version, "project version"),
+    )
     with db.write() as conn:
-        for att, p, v, w in fresh:
-            db.lock_key(conn, "attestation", actor.org_id, att.digest)
-            if store.get_attestation(conn, actor.org_id, att.digest) is not None:
-                continue  # a concurrent push of the same bytes won
-            _insert(conn, actor, att, verdicts[att.digest], p, v, w)
-            stored += 1
-            audit.append(
-                conn,
-                actor.org_id,
-                actor.name,
-                "attestation.pushed",
-                f"attestation/{att.digest}",
-                {
-                    "format": att.format,
-                    "predicate_type": att.predicate_type,
-                    "subjects": len(att.subjects),
-                    "verification": verdicts[att.digest].status,
-                    "project": p,
-                    "project_version": v,
-                    "workflow": w,
-                },
+        rows = store.get_attestations(conn, actor.org_id, [n.att.digest for n in named])
+        fresh = {n.att.digest: n for n in named if n.att.digest not in rows}
+        verdicts: dict[str, formats.Verification] = {}
+        if fresh or require_key is not None:
+            trust = trust_store(conn, actor.org_id)
+            if require_key is not None and not any(k.name == require_key for k in trust.keys):
+                raise NotFound(f"trusted key {require_key!r} not found (see `trust list`)")
+            for digest, item in fresh.items():
+                verdict: formats.Verification = lib.verify(item.att, trust)
+                if verdict.status == "invalid":
+                    raise InvalidInput(f"attestation {digest} is invalid: {verdict.reason}")
+                verdicts[digest] = verdict
+        if require_key is not None:
+            _require_signed_by(require_key, verdicts, rows)
+        if dry_run:
+            return PushResult([], 0)
+        changes = []
+        ids = _Ids(conn, actor.org_id)
+        for digest, item in fresh.items():
+            row = _insert(conn, actor, item, verdicts[digest], ids)
+            if row is None:  # a concurrent push of the same bytes won
+                found = store.get_attestations(conn, actor.org_id, [digest])[digest]
+                rows[digest] = found
+                continue
+            rows[digest] = row
+            changes.append(_pushed(item, verdicts[digest]))
+        if changes:
+            audit.append_many(conn, actor.org_id, actor.name, changes)
+    return PushResult([rows[n.att.digest] for n in named], len(changes))
+
+
+def _require_signed_by(
+    key: str,
+    verdicts: dict[str, formats.Verification],
+    stored: dict[str, store.AttestationRow],
+) -> None:
+    identities = {d: v.identity for d, v in verdicts.items()}
+    identities.update({d: r.verification_identity for d, r in stored.items()})
+    for digest, identity in identities.items():
+        if identity != f"key:{key}":
+            raise InvalidInput(
+                f"attestation {digest} carries no valid signature by trusted key "
+                f"{key!r}: tampered, or signed by another key"
             )
-        items = []
-        for att, *_ in named:
-            row = store.get_attestation(conn, actor.org_id, att.digest)
-            assert row is not None
-            items.append(row)
-    return PushResult(items, stored)
+
+
+def _pushed(item: _Named, verdict: formats.Verification) -> audit.Change:
+    att = item.att
+    return audit.Change(
+        "attestation.pushed",
+        f"attestation/{att.digest}",
+        {
+            "format": att.format,
+            "predicate_type": att.predicate_type,
+            "subjects": len(att.subjects),
+            "verification": verdict.status,
+            "project": item.project,
+            "project_version": item.version,
+            "workflow": item.workflow,
+        },
+    )
+
+
+class _Ids:
+    """Project, version and workflow ids of one push, created on first use."""
+
+    def __init__(self, conn: Connection, org_id: uuid.UUID) -> None:
+        self.conn = conn
+        self.org_id = org_id
+        self.cache: dict[tuple[str | None, ...], tuple[uuid.UUID | None, ...]] = {}
+
+    def of(self, item: _Named) -> tuple[uuid.UUID | None, ...]:
+        key = (item.project, item.version, item.workflow)
+        if key not in self.cache:
+            self.cache[key] = store.ensure_named(
+                self.conn,
+                self.org_id,
+                project=item.project,
+                version=item.version,
+                workflow=item.workflow,
+                now=utcnow(),
+                new_id=new_id,
+            )
+        return self.cache[key]
 
 
 def _insert(
     conn: Connection,
     actor: Actor,
-    att: formats.ParsedAttestation,
+    item: _Named,
     verdict: formats.Verification,
-    project: str | None,
-    version: str | None,
-    workflow: str | None,
-) -> None:
+    ids: _Ids,
+) -> store.AttestationRow | None:
+    att = item.att
     now = utcnow()
-    project_id, version_id, workflow_id = store.ensure_named(
-        conn,
-        actor.org_id,
-        project=project,
-        version=version,
-        workflow=workflow,
-        now=now,
-        new_id=new_id,
-    )
+    project_id, version_id, workflow_id = ids.of(item)
+    subjects = [{"name": s.name, "digest": dict(s.digest), "uri": s.uri} for s in att.subjects]
     values = {
         "org_id": actor.org_id,
         "digest": att.digest,
@@ -244,9 +278,7 @@ def _insert(
         "media_type": att.media_type,
         "statement_type": att.statement_type,
         "predicate_type": att.predicate_type,
-        "subjects": [
-            {"name": s.name, "digest": dict(s.digest), "uri": s.uri} for s in att.subjects
-        ],
+        "subjects": subjects,
         "size": len(att.raw),
         "content": att.raw,
         "workflow_id": workflow_id,
@@ -260,7 +292,36 @@ def _insert(
         "created_by": actor.name,
     }
     refs = [store.Ref(r.digest, r.role, r.material_type, r.name) for r in att.refs]
-    store.insert_attestation(conn, values, refs)
+    seq = store.insert_attestation(conn, values, refs)
+    if seq is None:
+        return None
+    store.add_owners(
+        conn,
+        actor.org_id,
+        {r.digest for r in refs if r.role in store.ATTESTING_ROLES},
+        workflow=item.workflow,
+        project=item.project,
+        version=item.version,
+    )
+    return store.AttestationRow(
+        seq=seq,
+        digest=att.digest,
+        format=att.format,
+        media_type=att.media_type,
+        statement_type=att.statement_type,
+        predicate_type=att.predicate_type,
+        subjects=subjects,
+        size=len(att.raw),
+        workflow=item.workflow,
+        project=item.project,
+        project_version=item.version,
+        verification_status=verdict.status,
+        verification_method=verdict.method,
+        verification_identity=verdict.identity,
+        verification_reason=verdict.reason,
+        created_at=now,
+        created_by=actor.name,
+    )
 
 
 def list_attestations(

@@ -147,7 +147,7 @@ def authenticate(db: Database, authorization: str | None) -> Actor:
         raise Unauthenticated("invalid token")
     token_id = uuid.UUID(match.group(1))
     now = utcnow()
-    with db.read() as conn:
+    with db.single() as conn:
         row = store.get_token(conn, token_id)
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(token)):
         raise Unauthenticated("invalid token")

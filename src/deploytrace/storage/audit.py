@@ -9,6 +9,9 @@ entries cut from the end of the chain.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,11 +27,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     UniqueConstraint,
     Uuid,
     bindparam,
     insert,
     select,
+    text,
     update,
 )
 
@@ -79,10 +84,26 @@ def create_head(conn: Connection, org_id: uuid.UUID) -> None:
     conn.execute(insert(audit_heads).values(org_id=org_id, position=0, hash=GENESIS))
 
 
+@dataclass(frozen=True)
+class Pending:
+    """An entry about to be appended: its place in the chain is not known yet."""
+
+    created_at: dt.datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    digest: str  # sha256 of the canonical content
+
+
+def link(prev_hash: str, position: int, digest: str) -> str:
+    """The chain: each entry's hash covers the previous hash, its position and its content."""
+    return hashlib.sha256(f"{prev_hash}:{position}:{digest}".encode()).hexdigest()
+
+
 _HEAD = select(audit_heads.c.position, audit_heads.c.hash).where(
     audit_heads.c.org_id == bindparam("org")
 )
-_LOCK_HEAD = _HEAD.with_for_update()
 _INSERT = insert(audit_entries)
 _MOVE_HEAD = (
     update(audit_heads)
@@ -91,43 +112,92 @@ _MOVE_HEAD = (
 )
 
 
-def lock_head(conn: Connection, org_id: uuid.UUID) -> tuple[int, str]:
-    """The org's head (position, hash), locked until the transaction ends.
-
-    SQLite has no row locks: its write transactions hold the database lock.
-    """
-    query = _LOCK_HEAD if conn.dialect.name == "postgresql" else _HEAD
-    row = conn.execute(query, {"org": org_id}).first()
-    if row is None:
-        raise LookupError(f"organization {org_id} has no audit head")
-    return int(row.position), str(row.hash)
-
-
 def get_head(conn: Connection, org_id: uuid.UUID) -> tuple[int, str]:
     row = conn.execute(_HEAD, {"org": org_id}).first()
     return (int(row.position), str(row.hash)) if row else (0, GENESIS)
 
 
-def append(conn: Connection, org_id: uuid.UUID, entries: list[Entry]) -> None:
-    conn.execute(
-        _INSERT,
-        [
-            {
-                "org_id": org_id,
-                "position": e.position,
-                "created_at": e.created_at,
-                "actor": e.actor,
-                "action": e.action,
-                "target": e.target,
-                "details": e.details,
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            }
-            for e in entries
-        ],
+def append(conn: Connection, org_id: uuid.UUID, pending: list[Pending]) -> None:
+    if conn.dialect.name == "postgresql":
+        _append_in_one_statement(conn, org_id, pending)
+        return
+    # SQLite: the write transaction holds the database lock; no row lock needed.
+    position, prev = get_head(conn, org_id)
+    rows = []
+    for p in pending:
+        position += 1
+        current = link(prev, position, p.digest)
+        rows.append(
+            {**_values(org_id, p), "position": position, "prev_hash": prev, "hash": current}
+        )
+        prev = current
+    conn.execute(_INSERT, rows)
+    conn.execute(_MOVE_HEAD, {"org": org_id, "position_": position, "hash_": prev})
+
+
+def _values(org_id: uuid.UUID, p: Pending) -> dict[str, Any]:
+    return {
+        "org_id": org_id,
+        "created_at": p.created_at,
+        "actor": p.actor,
+        "action": p.action,
+        "target": p.target,
+        "details": p.details,
+    }
+
+
+@functools.cache
+def _append_sql(count: int) -> TextClause:
+    """Lock the head, chain `count` entries, insert them and move the head: one statement.
+
+    The head's row lock is then held only while this statement and COMMIT run,
+    not across round trips and Python work, which under load is what made an
+    organization's writers queue. `link` is computed by PostgreSQL here
+    (sha256 of the same text), so both backends build the same chain.
+    """
+    steps = [
+        "head AS (SELECT position AS p, hash AS h FROM audit_heads WHERE org_id = :org FOR UPDATE)"
+    ]
+    previous = "head"
+    for i in range(count):
+        steps.append(
+            f"e{i} AS (SELECT {previous}.p + 1 AS p, {previous}.h AS prev, encode(sha256("
+            f"convert_to({previous}.h || ':' || ({previous}.p + 1)::text || ':' || :digest{i},"
+            f" 'UTF8')), 'hex') AS h FROM {previous})"
+        )
+        previous = f"e{i}"
+    rows = " UNION ALL ".join(
+        f"SELECT :org, e{i}.p, :created_at, :actor, :action{i}, :target{i},"
+        f" CAST(:details{i} AS json), e{i}.prev, e{i}.h FROM e{i}"
+        for i in range(count)
     )
-    last = entries[-1]
-    conn.execute(_MOVE_HEAD, {"org": org_id, "position_": last.position, "hash_": last.hash})
+    steps.append(
+        "ins AS (INSERT INTO audit_entries (org_id, position, created_at, actor, action,"
+        f" target, details, prev_hash, hash) {rows})"
+    )
+    sql = (
+        "WITH " + ", ".join(steps) + f" UPDATE audit_heads SET position = {previous}.p,"
+        f" hash = {previous}.h FROM {previous} WHERE audit_heads.org_id = :org"
+    )
+    return text(sql).bindparams(
+        bindparam("org", type_=Uuid), bindparam("created_at", type_=UTCDateTime)
+    )
+
+
+def _append_in_one_statement(conn: Connection, org_id: uuid.UUID, pending: list[Pending]) -> None:
+    params: dict[str, Any] = {
+        "org": org_id,
+        "created_at": pending[0].created_at,
+        "actor": pending[0].actor,
+    }
+    for i, p in enumerate(pending):
+        params[f"digest{i}"] = p.digest
+        params[f"action{i}"] = p.action
+        params[f"target{i}"] = p.target
+        params[f"details{i}"] = json.dumps(p.details)
+    result = conn.execute(_append_sql(len(pending)), params)
+    if result.rowcount != 1:
+        raise LookupError(f"organization {org_id} has no audit head")
 
 
 _columns = (

@@ -66,9 +66,25 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+    def single(self, *, write: bool = False) -> Iterator[Connection]:
+        """For work that is one statement, atomic by itself.
+
+        On PostgreSQL it runs in autocommit mode: no BEGIN and COMMIT round trips
+        around it, which on the hot paths (authentication, heartbeats) are most
+        of the cost. On SQLite, which has no such cost, it is a transaction.
+        """
+        if not self.is_postgres:
+            with self._transaction(write=write) as conn:
+                yield conn
+            return
+        with self._transaction(write=write, autocommit=True) as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool, autocommit: bool = False) -> Iterator[Connection]:
         try:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as raw:
+                conn = raw.execution_options(isolation_level="AUTOCOMMIT") if autocommit else raw
                 conn.info["write"] = write
                 with conn.begin():
                     yield conn

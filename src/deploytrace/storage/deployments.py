@@ -28,6 +28,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
+    case,
     exists,
     insert,
     select,
@@ -240,6 +241,19 @@ def _live_id(table: Table, name_param: str) -> Any:
     )
 
 
+def _not_before(column: Any) -> Any:
+    """`:now`, or `column` if it is later.
+
+    `now` is read from the clock before the statement waits for the row lock, so a
+    writer that queued behind another may carry an earlier time than what it
+    follows. Taking the later of the two keeps every record's times in commit
+    order: last seen never goes back, and a record never ends before it was last
+    seen (a heartbeat that just committed) — the successor then starts at that end.
+    """
+    now = bindparam("now", type_=UTCDateTime)
+    return case((column > now, column), else_=now)
+
+
 _in_slot = (
     r.c.org_id == bindparam("org"),
     r.c.environment_id == bindparam("env_id"),
@@ -268,8 +282,8 @@ _HEARTBEAT = (
         r.c.artifact_digest == bindparam("digest"),
     )
     .values(
-        last_seen_at=bindparam("now"),
-        updated_at=bindparam("now"),
+        last_seen_at=_not_before(r.c.last_seen_at),
+        updated_at=_not_before(r.c.updated_at),
         heartbeats=r.c.heartbeats + 1,
     )
     .returning(*_own_columns)
@@ -282,8 +296,8 @@ _END = (
     .where(r.c.seq == bindparam("seq_"))
     .values(
         status=bindparam("status_"),
-        ended_at=bindparam("now"),
-        updated_at=bindparam("now"),
+        ended_at=_not_before(r.c.last_seen_at),
+        updated_at=_not_before(r.c.last_seen_at),
         superseded_by=bindparam("successor"),
     )
     .returning(*_own_columns)

@@ -219,6 +219,13 @@ def get_attestation(conn: Connection, org_id: uuid.UUID, digest: str) -> Attesta
     return _attestation(row) if row else None
 
 
+def get_attestations(
+    conn: Connection, org_id: uuid.UUID, digests: list[str]
+) -> dict[str, AttestationRow]:
+    rows = conn.execute(_summary().where(a.c.org_id == org_id, a.c.digest.in_(set(digests))))
+    return {row.digest: _attestation(row) for row in rows}
+
+
 def get_content(conn: Connection, org_id: uuid.UUID, digest: str) -> bytes | None:
     value = conn.scalar(select(a.c.content).where(a.c.org_id == org_id, a.c.digest == digest))
     return bytes(value) if value is not None else None
@@ -280,15 +287,40 @@ def _get_or_insert(
 ) -> uuid.UUID:
     where = [table.c[k] == v for k, v in key.items()]
     found = conn.scalar(select(table.c.id).where(*where))
-    if found is not None:
-        return uuid.UUID(str(found))
-    row_id: uuid.UUID = new_id()
-    conn.execute(insert(table).values(id=row_id, created_at=now, **key, **(extra or {})))
-    return row_id
+    if found is None:
+        # Two pushes naming a new project at once: the unique key lets one insert
+        # win and the other find its row, instead of failing.
+        statement: Any = (
+            _dialect(conn)
+            .insert(table)
+            .values(id=new_id(), created_at=now, **key, **(extra or {}))
+            .on_conflict_do_nothing(index_elements=list(key))
+        )
+        conn.execute(statement)
+        found = conn.scalar(select(table.c.id).where(*where))
+    return uuid.UUID(str(found))
 
 
-def insert_attestation(conn: Connection, values: dict[str, Any], refs: list[Ref]) -> int:
-    seq = conn.execute(insert(a).values(**values).returning(a.c.seq)).scalar_one()
+def _dialect(conn: Connection) -> Any:
+    """The dialect module whose insert() has on_conflict_do_nothing()."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
+def insert_attestation(conn: Connection, values: dict[str, Any], refs: list[Ref]) -> int | None:
+    """Store an attestation and its index entries; None if the org has those bytes already
+    (a concurrent push of the same file: the unique key decides, without a lock)."""
+    statement: Any = (
+        _dialect(conn)
+        .insert(a)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["org_id", "digest"])
+        .returning(a.c.seq)
+    )
+    seq = conn.execute(statement).scalar()
+    if seq is None:
+        return None
     if refs:
         conn.execute(
             insert(artifact_refs),
@@ -433,24 +465,59 @@ def project_filter(
     return exists().where(*conditions)
 
 
+# Who stands behind a digest, kept as attestations arrive: an artifact attested
+# ten thousand times has a handful of owners, and reading them must not cost ten
+# thousand joined rows. "" stands for "not named", so the key has no NULLs and
+# ON CONFLICT works the same on SQLite and PostgreSQL.
+artifact_owners = Table(
+    "artifact_owners",
+    metadata,
+    Column("org_id", Uuid, ForeignKey("organizations.id"), primary_key=True),
+    Column("digest", String(255), primary_key=True),
+    Column("workflow", String(255), primary_key=True),
+    Column("project", String(255), primary_key=True),
+    Column("project_version", String(255), primary_key=True),
+)
+
+
+def add_owners(
+    conn: Connection,
+    org_id: uuid.UUID,
+    digests: set[str],
+    *,
+    workflow: str | None,
+    project: str | None,
+    version: str | None,
+) -> None:
+    if not digests or not (workflow or project or version):
+        return
+    statement: Any = _dialect(conn).insert(artifact_owners).on_conflict_do_nothing()
+    conn.execute(
+        statement,
+        [
+            {
+                "org_id": org_id,
+                "digest": digest,
+                "workflow": workflow or "",
+                "project": project or "",
+                "project_version": version or "",
+            }
+            for digest in sorted(digests)
+        ],
+    )
+
+
 def distinct_owners(
     conn: Connection, org_id: uuid.UUID, digest: str, limit: int
 ) -> list[tuple[str | None, str | None, str | None]]:
     """(workflow, project, version) of the attestations that attest `digest`."""
-    r = artifact_refs
-    query = (
-        select(workflows.c.name, projects.c.name, project_versions.c.version)
-        .select_from(
-            r.join(a, a.c.seq == r.c.attestation_seq)
-            .outerjoin(workflows, workflows.c.id == a.c.workflow_id)
-            .outerjoin(projects, projects.c.id == a.c.project_id)
-            .outerjoin(project_versions, project_versions.c.id == a.c.project_version_id)
-        )
-        .where(r.c.org_id == org_id, r.c.digest == digest, r.c.role.in_(ATTESTING_ROLES))
-        .distinct()
+    o = artifact_owners
+    rows = conn.execute(
+        select(o.c.workflow, o.c.project, o.c.project_version)
+        .where(o.c.org_id == org_id, o.c.digest == digest)
         .limit(limit)
     )
-    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+    return [(row[0] or None, row[1] or None, row[2] or None) for row in rows]
 
 
 # Trust material -----------------------------------------------------------------
