@@ -121,3 +121,18 @@ def test_evidence_queries_are_scoped_by_org(traced: ApiHarness) -> None:
     assert other.get("/v1/attestations", params={"project": "chainloop"}).json()["items"] == []
     # The same bytes pushed by the other org are its own attestation.
     assert other.push(corpus(RELEASE)).status == 201
+
+
+def test_the_summary_counts_owners_beyond_the_first_hundred(traced: ApiHarness) -> None:
+    d = digest("widely built")
+    for i in range(120):
+        traced.push(
+            statement(d, predicate_type=f"https://example.com/p{i}"),
+            workflow=f"wf-{i % 6}",
+            project=f"proj-{i % 12}",
+            project_version=f"v{i}",
+        )
+    found = traced.get(f"/v1/artifacts/{d}").json()
+    assert found["workflows"] == sorted(f"wf-{i}" for i in range(6))
+    assert found["projects"] == sorted(f"proj-{i}" for i in range(12))
+    assert len(found["project_versions"]) == 100  # each list is cut at 100 on its own

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from deploytrace.api.deps import DB, CurrentActor
+from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
 from deploytrace.api.evidence import Evidence
 from deploytrace.api.records import DeploymentRecord
@@ -42,9 +42,9 @@ class RecordList(BaseModel):
     "",
     responses={**_errors, 201: {"model": RecordOut, "description": "A new record was created"}},
 )
-def record(body: RecordIn, response: Response, db: DB, actor: CurrentActor) -> RecordOut:
+def record(body: RecordIn, response: Response, db: DB, caller: CurrentCaller) -> RecordOut:
     """Record that an artifact is running in a slot (or was decommissioned from it)."""
-    result = deployments.record(db, actor, deployments.RecordRequest(**body.model_dump()))
+    result = deployments.record(db, caller.actor(), deployments.RecordRequest(**body.model_dump()))
     response.status_code = 201 if result.created else 200
     return RecordOut.model_validate(
         {**DeploymentRecord.fields_of(result.record), "action": result.action}
@@ -57,7 +57,7 @@ Short = Annotated[str | None, Query(max_length=253)]
 @router.get("", responses=_errors)
 def list_records(
     db: DB,
-    actor: CurrentActor,
+    caller: CurrentCaller,
     environment: Short = None,
     logical_environment: Short = None,
     deployment_name: Short = None,
@@ -72,7 +72,7 @@ def list_records(
     """Active records by default; `history` adds superseded and decommissioned. Newest first."""
     page = deployments.list_records(
         db,
-        actor,
+        caller.actor(),
         deployments.ListQuery(
             environment=environment,
             logical_environment=logical_environment,
@@ -99,13 +99,13 @@ class DeploymentDetail(DeploymentRecord):
 def describe(
     record_id: str,
     db: DB,
-    actor: CurrentActor,
+    caller: CurrentCaller,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     attestations_cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> DeploymentDetail:
     """The record, and the attestations, workflows and projects behind its artifact."""
     found = deployments.describe(
-        db, actor, record_id, limit=limit, attestations_cursor=attestations_cursor
+        db, caller.actor(), record_id, limit=limit, attestations_cursor=attestations_cursor
     )
     return DeploymentDetail.model_validate(
         {

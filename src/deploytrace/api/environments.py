@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from deploytrace.api.deps import DB, CurrentActor
+from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
 from deploytrace.services.environments import (
     Environment,
@@ -59,33 +59,33 @@ def _router(service: EnvironmentService, prefix: str, tag: str, *, updatable: bo
     errors = responses(401, 403, 404, 409, 413, 422, 503)
 
     @router.post("", status_code=status.HTTP_201_CREATED, responses=errors)
-    def create(body: EnvironmentCreate, db: DB, actor: CurrentActor) -> EnvironmentOut:
-        return EnvironmentOut.of(service.create(db, actor, body.name, body.description))
+    def create(body: EnvironmentCreate, db: DB, caller: CurrentCaller) -> EnvironmentOut:
+        return EnvironmentOut.of(service.create(db, caller.actor(), body.name, body.description))
 
     @router.get("", responses=errors)
     def list_(
-        db: DB, actor: CurrentActor, limit: Limit = None, cursor: Cursor = None
+        db: DB, caller: CurrentCaller, limit: Limit = None, cursor: Cursor = None
     ) -> EnvironmentList:
-        page = service.list(db, actor, limit=limit, cursor=cursor)
+        page = service.list(db, caller.actor(), limit=limit, cursor=cursor)
         return EnvironmentList(
             items=[EnvironmentOut.of(e) for e in page.items], next_cursor=page.next_cursor
         )
 
     @router.get("/{name}", responses=errors)
-    def describe(name: str, db: DB, actor: CurrentActor) -> EnvironmentOut:
-        return EnvironmentOut.of(service.describe(db, actor, name))
+    def describe(name: str, db: DB, caller: CurrentCaller) -> EnvironmentOut:
+        return EnvironmentOut.of(service.describe(db, caller.actor(), name))
 
     if updatable:
 
         @router.patch("/{name}", responses=errors)
         def update(
-            name: str, body: EnvironmentUpdate, db: DB, actor: CurrentActor
+            name: str, body: EnvironmentUpdate, db: DB, caller: CurrentCaller
         ) -> EnvironmentOut:
-            return EnvironmentOut.of(service.update(db, actor, name, body.description))
+            return EnvironmentOut.of(service.update(db, caller.actor(), name, body.description))
 
     @router.delete("/{name}", responses=errors)
-    def delete(name: str, db: DB, actor: CurrentActor) -> EnvironmentOut:
-        return EnvironmentOut.of(service.delete(db, actor, name))
+    def delete(name: str, db: DB, caller: CurrentCaller) -> EnvironmentOut:
+        return EnvironmentOut.of(service.delete(db, caller.actor(), name))
 
     return router
 

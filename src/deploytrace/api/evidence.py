@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from deploytrace.api.deps import DB, CurrentActor
+from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
 from deploytrace.api.records import DeploymentRecord
 from deploytrace.services import evidence
@@ -210,7 +210,7 @@ async def push(
     request: Request,
     response: Response,
     db: DB,
-    actor: CurrentActor,
+    caller: CurrentCaller,
     workflow: Name = None,
     project: Name = None,
     project_version: Name = None,
@@ -224,15 +224,16 @@ async def push(
     """
     data = await request.body()
     result = await run_in_threadpool(
-        evidence.push,
-        db,
-        actor,
-        data,
-        workflow=workflow,
-        project=project,
-        project_version=project_version,
-        dry_run=dry_run,
-        require_key=key,
+        lambda: evidence.push(
+            db,
+            caller.actor(),
+            data,
+            workflow=workflow,
+            project=project,
+            project_version=project_version,
+            dry_run=dry_run,
+            require_key=key,
+        )
     )
     response.status_code = 201 if result.stored else 200
     return AttestationList(items=[AttestationOut.of(r) for r in result.items], next_cursor=None)
@@ -241,7 +242,7 @@ async def push(
 @router.get("/v1/attestations", responses=_errors)
 def list_attestations(
     db: DB,
-    actor: CurrentActor,
+    caller: CurrentCaller,
     project: Name = None,
     workflow: Name = None,
     subject: Annotated[str | None, Query(max_length=255)] = None,
@@ -250,7 +251,13 @@ def list_attestations(
 ) -> AttestationList:
     """Newest first; `subject` keeps those naming that digest as subject or typed material."""
     page = evidence.list_attestations(
-        db, actor, project=project, workflow=workflow, subject=subject, limit=limit, cursor=cursor
+        db,
+        caller.actor(),
+        project=project,
+        workflow=workflow,
+        subject=subject,
+        limit=limit,
+        cursor=cursor,
     )
     return AttestationList(
         items=[AttestationOut.of(r) for r in page.items], next_cursor=page.next_cursor
@@ -258,8 +265,8 @@ def list_attestations(
 
 
 @router.get("/v1/attestations/{digest}", responses=_errors)
-def describe_attestation(digest: str, db: DB, actor: CurrentActor) -> AttestationDetail:
-    found = evidence.describe(db, actor, digest)
+def describe_attestation(digest: str, db: DB, caller: CurrentCaller) -> AttestationDetail:
+    found = evidence.describe(db, caller.actor(), digest)
     return AttestationDetail.of_detail(found.row, found.refs)
 
 
@@ -276,15 +283,17 @@ def describe_attestation(digest: str, db: DB, actor: CurrentActor) -> Attestatio
     },
     response_class=Response,
 )
-def attestation_content(digest: str, db: DB, actor: CurrentActor) -> Response:
-    return Response(evidence.content(db, actor, digest), media_type="application/octet-stream")
+def attestation_content(digest: str, db: DB, caller: CurrentCaller) -> Response:
+    return Response(
+        evidence.content(db, caller.actor(), digest), media_type="application/octet-stream"
+    )
 
 
 @router.get("/v1/artifacts/{digest}", responses=_errors)
 def describe_artifact(
     digest: str,
     db: DB,
-    actor: CurrentActor,
+    caller: CurrentCaller,
     limit: Limit = None,
     attestations_cursor: Cursor = None,
     deployments_cursor: Cursor = None,
@@ -292,7 +301,7 @@ def describe_artifact(
     """Where an artifact runs and ran, and the attestations, workflows and projects behind it."""
     found = evidence.trace(
         db,
-        actor,
+        caller.actor(),
         digest,
         limit=limit,
         attestations_cursor=attestations_cursor,
@@ -337,29 +346,31 @@ class TrustList(BaseModel):
 
 
 @router.post("/v1/trust/keys", status_code=status.HTTP_201_CREATED, responses=_errors)
-def add_key(body: TrustKeyIn, db: DB, actor: CurrentActor) -> TrustOut:
+def add_key(body: TrustKeyIn, db: DB, caller: CurrentCaller) -> TrustOut:
     """Trust a public key (PEM: ECDSA, RSA or Ed25519) for DSSE signatures."""
     return TrustOut.of(
-        evidence.add_trust(db, actor, name=body.name, kind="key", content=body.pem.encode())
+        evidence.add_trust(
+            db, caller.actor(), name=body.name, kind="key", content=body.pem.encode()
+        )
     )
 
 
 @router.post("/v1/trust/roots", status_code=status.HTTP_201_CREATED, responses=_errors)
-def add_root(body: TrustRootIn, db: DB, actor: CurrentActor) -> TrustOut:
+def add_root(body: TrustRootIn, db: DB, caller: CurrentCaller) -> TrustOut:
     """Trust a Sigstore instance, by its trusted_root.json (e.g. staging, a private Sigstore)."""
     return TrustOut.of(
         evidence.add_trust(
-            db, actor, name=body.name, kind="root", content=body.trusted_root.encode()
+            db, caller.actor(), name=body.name, kind="root", content=body.trusted_root.encode()
         )
     )
 
 
 @router.get("/v1/trust", responses=_errors)
-def list_trust(db: DB, actor: CurrentActor) -> TrustList:
-    return TrustList(items=[TrustOut.of(e) for e in evidence.list_trust(db, actor)])
+def list_trust(db: DB, caller: CurrentCaller) -> TrustList:
+    return TrustList(items=[TrustOut.of(e) for e in evidence.list_trust(db, caller.actor())])
 
 
 @router.delete("/v1/trust/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=_errors)
-def remove_trust(name: str, db: DB, actor: CurrentActor) -> Response:
-    evidence.remove_trust(db, actor, name)
+def remove_trust(name: str, db: DB, caller: CurrentCaller) -> Response:
+    evidence.remove_trust(db, caller.actor(), name)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from deploytrace.api.deps import DB, CurrentActor
+from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
 from deploytrace.services import audit, tenancy
 
@@ -48,26 +48,28 @@ class TokenList(BaseModel):
 
 
 @router.post("/v1/tokens", status_code=status.HTTP_201_CREATED, responses=_errors)
-def create_token(body: TokenIn, db: DB, actor: CurrentActor) -> NewToken:
+def create_token(body: TokenIn, db: DB, caller: CurrentCaller) -> NewToken:
     """Create an API token of this organization; its secret is in the answer only."""
     info, secret = tenancy.create_token(
-        db, actor, name=body.name, role=body.role, expires_in=body.expires_in
+        db, caller.actor(), name=body.name, role=body.role, expires_in=body.expires_in
     )
     return NewToken.model_validate({**TokenOut.of(info).model_dump(), "token": secret})
 
 
 @router.get("/v1/tokens", responses=_errors)
-def list_tokens(db: DB, actor: CurrentActor, revoked: bool = False) -> TokenList:
+def list_tokens(db: DB, caller: CurrentCaller, revoked: bool = False) -> TokenList:
     """Live tokens (with `revoked`, revoked ones too). Never their secrets."""
     return TokenList(
-        items=[TokenOut.of(t) for t in tenancy.list_tokens(db, actor, include_revoked=revoked)]
+        items=[
+            TokenOut.of(t) for t in tenancy.list_tokens(db, caller.actor(), include_revoked=revoked)
+        ]
     )
 
 
 @router.delete("/v1/tokens/{name_or_id}", responses=_errors)
-def revoke_token(name_or_id: str, db: DB, actor: CurrentActor) -> TokenOut:
+def revoke_token(name_or_id: str, db: DB, caller: CurrentCaller) -> TokenOut:
     """Revoke a token; it is refused from the next request on."""
-    return TokenOut.of(tenancy.revoke_token(db, actor, name_or_id))
+    return TokenOut.of(tenancy.revoke_token(db, caller.actor(), name_or_id))
 
 
 class AuditEntryOut(BaseModel):
@@ -97,14 +99,16 @@ class AuditVerdict(BaseModel):
 @router.get("/v1/audit", responses=_errors)
 def list_audit(
     db: DB,
-    actor: CurrentActor,
+    caller: CurrentCaller,
     since: dt.datetime | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> AuditList:
     """The organization's audit entries, newest first."""
-    page = audit.list_entries(db, actor, since=since, action=action, limit=limit, cursor=cursor)
+    page = audit.list_entries(
+        db, caller.actor(), since=since, action=action, limit=limit, cursor=cursor
+    )
     return AuditList(
         items=[
             AuditEntryOut(
@@ -124,6 +128,6 @@ def list_audit(
 
 
 @router.get("/v1/audit/verify", responses=_errors)
-def verify_audit(db: DB, actor: CurrentActor) -> AuditVerdict:
+def verify_audit(db: DB, caller: CurrentCaller) -> AuditVerdict:
     """Recompute the organization's hash chain; `intact` is false at the first broken entry."""
-    return AuditVerdict.model_validate(audit.verify(db, actor).as_dict())
+    return AuditVerdict.model_validate(audit.verify(db, caller.actor()).as_dict())

@@ -403,10 +403,7 @@ def require_attested(conn: Connection, org_id: uuid.UUID, digest: str, kind: str
 
 
 def summary(conn: Connection, org_id: uuid.UUID, digest: str, limit: int = 100) -> Summary:
-    rows = store.distinct_owners(conn, org_id, digest, limit)
-    workflows = sorted({w for w, _, _ in rows if w})
-    projects = sorted({p for _, p, _ in rows if p})
-    versions = sorted({(p, v) for _, p, v in rows if p and v})
+    workflows, projects, versions = store.owners(conn, org_id, digest, limit)
     return Summary(workflows, projects, versions)
 
 

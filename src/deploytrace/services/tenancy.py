@@ -137,7 +137,8 @@ def bootstrap(db: Database, org_name: str) -> tuple[store.Org, str]:
     return org, secret
 
 
-def authenticate(db: Database, authorization: str | None) -> Actor:
+def bearer_token(authorization: str | None) -> tuple[uuid.UUID, str]:
+    """The token id and token of an `Authorization: Bearer` header, checked for form only."""
     if not authorization:
         raise Unauthenticated("missing token: pass --token or set DEPLOYTRACE_TOKEN")
     scheme, _, token = authorization.partition(" ")
@@ -145,7 +146,11 @@ def authenticate(db: Database, authorization: str | None) -> Actor:
     match = _TOKEN.match(token)
     if scheme.lower() != "bearer" or not match:
         raise Unauthenticated("invalid token")
-    token_id = uuid.UUID(match.group(1))
+    return uuid.UUID(match.group(1)), token
+
+
+def authenticate(db: Database, authorization: str | None) -> Actor:
+    token_id, token = bearer_token(authorization)
     now = utcnow()
     with db.single() as conn:
         row = store.get_token(conn, token_id)

@@ -507,17 +507,24 @@ def add_owners(
     )
 
 
-def distinct_owners(
+def owners(
     conn: Connection, org_id: uuid.UUID, digest: str, limit: int
-) -> list[tuple[str | None, str | None, str | None]]:
-    """(workflow, project, version) of the attestations that attest `digest`."""
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Distinct workflows, projects and (project, version) pairs behind `digest`,
+    each list sorted and cut at `limit` on its own."""
     o = artifact_owners
-    rows = conn.execute(
-        select(o.c.workflow, o.c.project, o.c.project_version)
-        .where(o.c.org_id == org_id, o.c.digest == digest)
-        .limit(limit)
+    mine = (o.c.org_id == org_id, o.c.digest == digest)
+
+    def distinct(*columns: Any) -> list[Any]:
+        named = [c != "" for c in columns]
+        query = select(*columns).where(*mine, *named).distinct().order_by(*columns).limit(limit)
+        return [tuple(row) if len(columns) > 1 else row[0] for row in conn.execute(query)]
+
+    return (
+        distinct(o.c.workflow),
+        distinct(o.c.project),
+        distinct(o.c.project, o.c.project_version),
     )
-    return [(row[0] or None, row[1] or None, row[2] or None) for row in rows]
 
 
 # Trust material -----------------------------------------------------------------
