@@ -93,3 +93,47 @@ def test_body_over_the_limit_is_413(db: Database) -> None:
     )
     assert r.status == 413
     assert r.error_code == "payload_too_large"
+
+
+def test_streamed_body_over_the_limit_is_413(db: Database) -> None:
+    """A chunked body has no Content-Length: the limit is enforced as bytes arrive."""
+    import asyncio
+    import json as json_
+
+    app = create_app(Runtime(db=db, settings=Settings(max_body_bytes=1024)))
+    chunks = [b'{"name": "', b"a" * 800, b"a" * 800, b'"}']
+    sent: list[dict[str, object]] = []
+
+    async def run() -> None:
+        queue = [
+            {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+            for i, c in enumerate(chunks)
+        ]
+
+        async def receive() -> dict[str, object]:
+            return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/environments",
+            "raw_path": b"/v1/environments",
+            "root_path": "",
+            "query_string": b"",
+            "client": ("127.0.0.1", 1),
+            "server": ("test", 80),
+            "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        }
+        await app(scope, receive, send)
+
+    asyncio.run(run())
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 413
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
+    assert json_.loads(body)["error"]["code"] == "payload_too_large"

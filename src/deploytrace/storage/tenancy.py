@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     insert,
     select,
     update,
@@ -106,12 +107,16 @@ def _token(row: object) -> Token:
     return Token(**row._mapping)  # type: ignore[attr-defined]
 
 
+# Every authenticated request runs this: built once, with a bind parameter.
+_TOKEN_BY_ID = (
+    select(*_token_columns)
+    .join(organizations, organizations.c.id == api_tokens.c.org_id)
+    .where(api_tokens.c.id == bindparam("token_id"))
+)
+
+
 def get_token(conn: Connection, token_id: uuid.UUID) -> Token | None:
-    row = conn.execute(
-        select(*_token_columns)
-        .join(organizations, organizations.c.id == api_tokens.c.org_id)
-        .where(api_tokens.c.id == token_id)
-    ).first()
+    row = conn.execute(_TOKEN_BY_ID, {"token_id": token_id}).first()
     return _token(row) if row else None
 
 
