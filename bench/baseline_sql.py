@@ -35,14 +35,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import json
-import os
-import time
 import uuid
 from typing import Any
 
 from psycopg import Connection, IsolationLevel
+
+from deploytrace.services.audit import entry_digest
+from deploytrace.storage.base import new_id
+from deploytrace.storage.db import advisory_key
 
 
 def _sql(text: str) -> str:
@@ -59,7 +60,7 @@ SELECT api_tokens.id, api_tokens.org_id, organizations.name AS org_name, api_tok
   api_tokens.role, api_tokens.secret_hash, api_tokens.created_at, api_tokens.expires_at,
   api_tokens.revoked_at, api_tokens.last_used_at, api_tokens.created_by
 FROM api_tokens JOIN organizations ON organizations.id = api_tokens.org_id
-WHERE api_tokens.id = %(id_1)s::UUID
+WHERE api_tokens.id = %(token_id)s::UUID
 """)
 
 _RECORD_COLUMNS = """
@@ -203,32 +204,11 @@ def statements(mode: str, authenticate: bool = True) -> list[str]:
 BASELINE_COUNTS = {mode: len(statements(mode)) for mode in ("supersede", "heartbeat")}
 
 
-def _uuid7() -> uuid.UUID:
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64
-    return uuid.UUID(int=value | 0b10 << 62 | rand & ((1 << 62) - 1))
-
-
-def _lock_key(*parts: object) -> int:
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _entry_digest(
-    org_id: uuid.UUID, created_at: dt.datetime, actor: str, action: str, target: str, details: Any
-) -> str:
-    """services.audit.entry_digest: sha256 of the entry's canonical JSON."""
-    fields = {
-        "org": str(org_id),
-        "time": created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "details": details,
-    }
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+# The product's own pure helpers: the baseline does the same CPU work for ids,
+# lock keys and audit digests, and only the database access differs.
+_uuid7 = new_id
+_lock_key = advisory_key
+_entry_digest = entry_digest
 
 
 def _audit(
@@ -266,7 +246,7 @@ def record(
     """
     conn.autocommit = True
     if token_id is not None:
-        conn.execute(TOKEN, {"id_1": token_id}).fetchone()
+        conn.execute(TOKEN, {"token_id": token_id}).fetchone()
     names = {"org": org_id, "env": environment, "lenv": logical_environment}
     slot = {**names, "name": deployment_name, "kind_": kind, "status_1": "deployed"}
     beat = {**slot, "digest": digest, "now": dt.datetime.now(dt.UTC), "heartbeats_1": 1}

@@ -106,9 +106,7 @@ class Database:
         """
         if not self.is_postgres:
             return
-        digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(*parts)})
 
     def ping(self) -> None:
         with self.read() as conn:
@@ -116,6 +114,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def advisory_key(*parts: object) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock, hashed from `parts`."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _first_line(error: BaseException) -> str:
