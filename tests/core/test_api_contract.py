@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from deploytrace.api.app import create_app
 from deploytrace.api.runtime import Runtime
 from deploytrace.settings import Settings
@@ -137,3 +139,27 @@ def test_streamed_body_over_the_limit_is_413(db: Database) -> None:
     assert start["status"] == 413
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
     assert json_.loads(body)["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "/v1/environments/a%00b", None),
+        ("GET", "/v1/logical-environments/a%00b", None),
+        ("GET", "/v1/deployments", {"deployment_name": "a\x00b", "history": True}),
+        ("GET", "/v1/deployments", {"environment": "a\x00b"}),
+        ("GET", "/v1/deployments", {"project": "a\x00b"}),
+        ("GET", "/v1/attestations", {"workflow": "a\x00b"}),
+        ("GET", "/v1/audit", {"action": "a\x00b"}),
+        ("GET", "/v1/artifacts/sha256:a%00b", None),
+        ("DELETE", "/v1/tokens/a%00b", None),
+        ("DELETE", "/v1/trust/a%0Ab", None),
+    ],
+)
+def test_control_characters_in_the_url_are_refused(
+    api: ApiHarness, method: str, path: str, params: dict[str, object] | None
+) -> None:
+    """PostgreSQL refuses NUL in text: such input must be a 422, never reach it and 500."""
+    r = api.request(method, path, params=params)
+    assert r.status == 422, r.body
+    assert r.error_code == "invalid"

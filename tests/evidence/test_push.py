@@ -259,3 +259,31 @@ def test_unicode_and_big_documents(api: ApiHarness) -> None:
     item = api.push(data).json()["items"][0]
     assert item["subjects"][0]["name"] == "ünïcødé ✓"
     assert api.get(f"/v1/attestations/{item['digest']}/content").body == data
+
+
+@pytest.mark.parametrize("where", ["subject name", "predicate type", "material type"])
+def test_nul_characters_in_indexed_fields_are_refused(api: ApiHarness, where: str) -> None:
+    st: dict[str, object] = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [
+            {"name": "a\u0000b" if where == "subject name" else "x", "digest": {"sha256": "a" * 64}}
+        ],
+        "predicateType": "https://x/\u0000" if where == "predicate type" else "https://x/y",
+        "predicate": {},
+    }
+    if where == "material type":
+        st["predicateType"] = "chainloop.dev/attestation/v0.2"
+        st["predicate"] = {
+            "metadata": {"name": "w"},
+            "materials": [
+                {
+                    "name": "m",
+                    "digest": {"sha256": "b" * 64},
+                    "annotations": {"chainloop.material.type": "CONTAINER\u0000"},
+                }
+            ],
+        }
+    r = api.push(json.dumps(st).encode())
+    assert r.status == 422, r.body
+    assert "NUL" in r.json()["error"]["message"]
+    assert _count(api) == 0

@@ -23,18 +23,20 @@ from deploytrace.api.runtime import Runtime
 from deploytrace.services import tenancy
 from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
+from tests.support.postgres import PostgresServer
 from tests.support.server import ServerProcess, start_server
 from tests.support.statements import statement
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 EXAMPLES = int(os.environ.get("DEPLOYTRACE_FUZZ_EXAMPLES", "40"))
 DIGEST = "sha256:" + "ab" * 32
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'server.db'}"
+def live(pg: PostgresServer, pg_template: str) -> Iterator[tuple[ServerProcess, str]]:
+    # PostgreSQL, as in production: it refuses input SQLite takes (NUL in text).
+    url = pg.url(pg.create_database(template=pg_template))
     server = start_server(url)
     _, token = tenancy.bootstrap(Database(url), "acme")
     headers = {"Authorization": f"Bearer {token}"}

@@ -116,6 +116,17 @@ def _build(
     workflow = project = version = None
     if chainloop.is_chainloop(info.predicate_type):
         workflow, project, version = chainloop.metadata(info.predicate)
+    refs = build_refs(info)
+    _no_nul(
+        media_type,
+        info.statement_type,
+        info.predicate_type,
+        workflow,
+        project,
+        version,
+        *(s.name for s in info.subjects),
+        *(field for r in refs for field in (r.digest, r.name, r.material_type)),
+    )
     return ParsedAttestation(
         raw=raw,
         digest="sha256:" + hashlib.sha256(raw).hexdigest(),
@@ -124,7 +135,7 @@ def _build(
         statement_type=info.statement_type,
         predicate_type=info.predicate_type,
         subjects=info.subjects,
-        refs=build_refs(info),
+        refs=refs,
         workflow=workflow,
         project=project,
         project_version=version,
@@ -132,6 +143,12 @@ def _build(
         envelopes=envelopes,
         bundle=material,
     )
+
+
+def _no_nul(*values: str | None) -> None:
+    """Indexed text never holds NUL: no real attestation has one, and databases refuse it."""
+    if any(v is not None and "\x00" in v for v in values):
+        raise InvalidInput("the attestation names a subject, material or type with a NUL character")
 
 
 def _gcloud_envelopes(doc: dict[str, Any]) -> tuple[Envelope, ...]:
