@@ -174,3 +174,10 @@ def test_trust_management(api: ApiHarness) -> None:
     assert api.delete("/v1/trust/cl").status == 204
     assert api.delete("/v1/trust/cl").status == 404
     assert api.delete("/v1/trust/public-good").status == 409
+
+
+def test_the_builtin_root_name_is_the_library_s() -> None:
+    from deploytrace.attestations import PUBLIC_GOOD
+    from deploytrace.services import evidence
+
+    assert evidence.PUBLIC_GOOD == PUBLIC_GOOD

@@ -445,11 +445,6 @@ def list_page(
     return [_record(row) for row in conn.execute(query.order_by(r.c.seq.desc()).limit(limit))]
 
 
-def by_digest(conn: Connection, org_id: uuid.UUID, digest: str, limit: int) -> list[RecordRow]:
-    query = _view().where(r.c.org_id == org_id, r.c.artifact_digest == digest)
-    return [_record(row) for row in conn.execute(query.order_by(r.c.seq.desc()).limit(limit))]
-
-
 def has_active(conn: Connection, org_id: uuid.UUID, *, column: str, value: uuid.UUID) -> bool:
     condition = and_(r.c.org_id == org_id, r.c[column] == value, r.c.status == DEPLOYED)
     return bool(conn.scalar(select(exists().where(condition))))

@@ -127,10 +127,3 @@ def set_description(
 
 def soft_delete(conn: Connection, table: Table, row_id: uuid.UUID, now: dt.datetime) -> None:
     conn.execute(update(table).where(table.c.id == row_id).values(deleted_at=now, updated_at=now))
-
-
-def names_by_id(conn: Connection, table: Table, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not ids:
-        return {}
-    rows = conn.execute(select(table.c.id, table.c.name).where(table.c.id.in_(ids)))
-    return {row.id: row.name for row in rows}
