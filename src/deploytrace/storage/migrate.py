@@ -66,10 +66,13 @@ def _upgrade(db: Database, config: Config) -> bool:
                 conn.commit()
             try:
                 conn.info["write"] = True
-                before = _revision_outside(conn)
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
-                conn.commit()
+                # One transaction (SQLite: BEGIN IMMEDIATE) from reading the revision
+                # to the last migration, so two upgraders cannot both find it old.
+                # Alembic runs inside a transaction it finds open and leaves it to us.
+                with conn.begin():
+                    before = current_revision(conn)
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
                 return before != HEAD
             finally:
                 if db.is_postgres:
@@ -80,11 +83,6 @@ def _upgrade(db: Database, config: Config) -> bool:
         raise
     except (exc.OperationalError, exc.InterfaceError) as error:
         raise Unavailable(f"database unavailable: {str(error.orig).strip()}") from error
-
-
-def _revision_outside(conn: Connection) -> str | None:
-    with conn.begin():
-        return current_revision(conn)
 
 
 def ensure_current(db: Database) -> bool:
