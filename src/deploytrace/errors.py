@@ -41,10 +41,22 @@ class NotFound(DeploytraceError):
     code = "not_found"
 
 
+class Ambiguous(InvalidInput):
+    """A short id or digest prefix that matches more than one thing."""
+
+    code = "ambiguous"
+
+
 class Conflict(DeploytraceError):
     """The request contradicts the current state."""
 
     code = "conflict"
+
+
+class StaleReport(Conflict):
+    """A report observed before what its slot or scope already knows (SPEC §7 Order)."""
+
+    code = "stale_report"
 
 
 class Unauthenticated(DeploytraceError):
@@ -71,8 +83,10 @@ BY_CODE: dict[str, type[DeploytraceError]] = {
         DeploytraceError,
         InvalidInput,
         PayloadTooLarge,
+        Ambiguous,
         NotFound,
         Conflict,
+        StaleReport,
         Unauthenticated,
         Forbidden,
         Unavailable,

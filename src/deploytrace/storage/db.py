@@ -97,16 +97,26 @@ class Database:
                 raise Unavailable(f"database unavailable: {_first_line(error)}") from error
             raise
 
-    def lock_key(self, conn: Connection, *parts: object) -> None:
+    def lock_key(
+        self, conn: Connection, *parts: object, shared: tuple[object, ...] | None = None
+    ) -> None:
         """Serialize writers of one logical key until the transaction ends.
 
-        PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of the key
+        `shared` names a wider key taken in shared mode first, in the same round
+        trip: writers of different keys under it proceed together, and a writer
+        that takes the wider key exclusively (`lock_key(*wider)`) waits for them
+        all and holds them all off.
+
+        PostgreSQL: transaction-scoped advisory locks on 64-bit hashes of the keys
         (a collision only serializes two unrelated keys). SQLite: every write
         transaction already holds the database's write lock (BEGIN IMMEDIATE).
         """
         if not self.is_postgres:
             return
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(*parts)})
+        if shared is None:
+            conn.execute(_LOCK, {"k": advisory_key(*parts)})
+            return
+        conn.execute(_LOCK_UNDER, {"w": advisory_key(*shared), "k": advisory_key(*parts)})
 
     def ping(self) -> None:
         with self.read() as conn:
@@ -114,6 +124,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LOCK_UNDER = text("SELECT pg_advisory_xact_lock_shared(:w), pg_advisory_xact_lock(:k)")
 
 
 def advisory_key(*parts: object) -> int:
