@@ -7,7 +7,15 @@ import os
 from fastapi import FastAPI
 
 from deploytrace import __version__
-from deploytrace.api import deployments, environments, errors, evidence, health, tenancy
+from deploytrace.api import (
+    deployments,
+    environments,
+    errors,
+    evidence,
+    health,
+    snapshots,
+    tenancy,
+)
 from deploytrace.api.limits import BodyLimit, CleanUrl
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
@@ -29,6 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(environments.environments_router)
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
+    app.include_router(snapshots.router)
     app.include_router(evidence.router)
     app.include_router(tenancy.router)
     mount_dashboard(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
+from deploytrace.api.snapshots import ScopeOut, UnattestedWorkloadOut
+from deploytrace.services import snapshots
 from deploytrace.services.environments import (
     Environment,
     EnvironmentService,
@@ -103,6 +106,7 @@ def _router(
     many: type[EnvironmentList] | type[LogicalEnvironmentList],
     *,
     updatable: bool,
+    detail: Callable[..., Any] | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[tag])
     errors = responses(401, 403, 404, 409, 413, 422, 503)
@@ -126,9 +130,16 @@ def _router(
             {"items": [out.of(e) for e in page.items], "next_cursor": page.next_cursor}
         )
 
-    @router.get("/{name}", responses=errors, response_model=out)
-    def describe(name: str, db: DB, caller: CurrentCaller) -> Any:
-        return out.of(service.describe(db, caller.actor(), name))
+    if detail is None:
+
+        @router.get("/{name}", responses=errors, response_model=out)
+        def describe(name: str, db: DB, caller: CurrentCaller) -> Any:
+            return out.of(service.describe(db, caller.actor(), name))
+
+    else:
+        router.add_api_route(
+            "/{name}", detail, methods=["GET"], responses=errors, summary="Describe"
+        )
 
     if updatable:
 
@@ -146,6 +157,29 @@ def _router(
     return router
 
 
+class EnvironmentDetail(EnvironmentOut):
+    snapshots: list[ScopeOut] = Field(
+        description="Per logical environment and scope, the last applied snapshot"
+    )
+    unattested: list[UnattestedWorkloadOut] = Field(
+        description="What its reporters saw running without evidence (first 500)"
+    )
+
+
+def describe_environment(name: str, db: DB, caller: CurrentCaller) -> EnvironmentDetail:
+    """The environment, its snapshots' last times, and what runs in it without evidence."""
+    env, runtime = snapshots.describe_environment(db, caller.actor(), name)
+    return EnvironmentDetail.model_validate(
+        {
+            **EnvironmentOut.of(env).model_dump(),
+            "snapshots": [
+                {**s.__dict__, "snapshot_id": str(s.snapshot_id)} for s in runtime.scopes
+            ],
+            "unattested": [w.__dict__ for w in runtime.unattested],
+        }
+    )
+
+
 environments_router = _router(
     environments,
     "/v1/environments",
@@ -153,6 +187,7 @@ environments_router = _router(
     EnvironmentOut,
     EnvironmentList,
     updatable=True,
+    detail=describe_environment,
 )
 logical_environments_router = _router(
     logical_environments,

@@ -289,6 +289,11 @@ def record(
     help="Only records whose digest skipped the previous logical environment.",
 )
 @click.option(
+    "--unattested",
+    is_flag=True,
+    help="List workloads running without evidence (from snapshots) instead of records.",
+)
+@click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="At most this many records."
 )
 @common_options
@@ -305,8 +310,12 @@ def list_(
     at: str | None,
     stale: bool,
     skipped_promotion: bool,
+    unattested: bool,
     limit: int | None,
 ) -> None:
+    if unattested:
+        _list_unattested(state, environment, logical_environment, limit)
+        return
     params = {
         "project": project,
         "project_version": project_version,
@@ -336,3 +345,30 @@ def list_(
 @common_options
 def describe(state: State, record_id: str) -> None:
     show_record(state, state.client.call("GET", f"/v1/deployments/{segment(record_id)}"))
+
+
+_UNATTESTED_COLUMNS: list[output.Column] = [
+    ("ENV", lambda w: w["environment"], 9),
+    ("LOGICAL ENV", lambda w: w["logical_environment"], 9),
+    ("DEPLOYMENT", lambda w: w["deployment_name"], 9),
+    ("VERSION", lambda w: w["artifact_version"] or "-", 6),
+    ("DIGEST", lambda w: output.short_digest(w["digest"]), 7),
+    ("REASON", lambda w: w["reason"], 8),
+    ("SCOPE", lambda w: w["scope"], 4),
+    ("SINCE", lambda w: output.relative(w["first_seen_at"]), 5),
+]
+
+
+def _list_unattested(
+    state: State, environment: str | None, logical_environment: str | None, limit: int | None
+) -> None:
+    params = {
+        "environment": environment,
+        "logical_environment": logical_environment,
+        "limit": min(limit, 500) if limit else 500,
+    }
+    items = state.client.pages("/v1/unattested", params, limit)
+    if state.json:
+        output.emit_json(items)
+    else:
+        output.table(items, _UNATTESTED_COLUMNS, "nothing runs without evidence")

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from deploytrace.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleReport
 from deploytrace.services import audit, evidence, pagination, prefixes, validation
@@ -400,14 +400,19 @@ class ListQuery:
     extra: list[Any] = field(default_factory=list)
 
 
-def _ids(
-    conn: Connection, table: object, org_id: uuid.UUID, name: str | None, noun: str
+def environment_ids(
+    conn: Connection, actor: Actor, table: Table, name: str | None
 ) -> list[uuid.UUID] | None:
+    """Every (logical) environment ever called `name` (history filters need deleted ones
+    too); None without a name; NotFound, with suggestions, for a name never used."""
+    from deploytrace.services.environments import environments, logical_environments
+
     if name is None:
         return None
-    ids = env_store.ids_by_name(conn, table, org_id, name)  # type: ignore[arg-type]
+    ids = env_store.ids_by_name(conn, table, actor.org_id, name)
     if not ids:
-        raise NotFound(f"{noun} {name!r} not found")
+        service = environments if table is env_store.environments else logical_environments
+        service.not_found(conn, actor, name)
     return ids
 
 
@@ -434,15 +439,9 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
     with db.read() as conn:
         filters = store.Filters(
             org_id=actor.org_id,
-            environment_ids=_ids(
-                conn, env_store.environments, actor.org_id, query.environment, "environment"
-            ),
-            logical_environment_ids=_ids(
-                conn,
-                env_store.logical_environments,
-                actor.org_id,
-                query.logical_environment,
-                "logical environment",
+            environment_ids=environment_ids(conn, actor, env_store.environments, query.environment),
+            logical_environment_ids=environment_ids(
+                conn, actor, env_store.logical_environments, query.logical_environment
             ),
             deployment_name=query.deployment_name,
             kind=validation.kind(query.kind) if query.kind else None,

@@ -182,6 +182,10 @@ class EnvironmentService:
         with db.read() as conn:
             return _view(self._get(conn, actor, name))
 
+    def get(self, conn: Connection, actor: Actor, name: str) -> Environment:
+        """One by name inside the caller's transaction (NotFound with suggestions)."""
+        return _view(self._get(conn, actor, name))
+
     def update(
         self,
         db: Database,

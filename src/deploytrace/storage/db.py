@@ -61,8 +61,9 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self._transaction(write=True) as conn:
+    def write(self, *, dry_run: bool = False) -> Iterator[Connection]:
+        """A write transaction; with `dry_run` everything it did is rolled back at the end."""
+        with self._transaction(write=True, rollback=dry_run) as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -81,13 +82,17 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool, autocommit: bool = False) -> Iterator[Connection]:
+    def _transaction(
+        self, *, write: bool, autocommit: bool = False, rollback: bool = False
+    ) -> Iterator[Connection]:
         try:
             with self.engine.connect() as raw:
                 conn = raw.execution_options(isolation_level="AUTOCOMMIT") if autocommit else raw
                 conn.info["write"] = write
-                with conn.begin():
+                with conn.begin() as transaction:
                     yield conn
+                    if rollback:
+                        transaction.rollback()
         except DeploytraceError:
             raise
         except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:

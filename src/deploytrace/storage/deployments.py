@@ -794,3 +794,189 @@ def digests_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> lis
         .limit(6)
     )
     return list(conn.scalars(query))
+
+
+# The snapshot sync (SPEC §7): set-based, a handful of statements for any number of
+# workloads. The caller holds the (environment, logical environment) lock exclusively.
+
+_CHUNK = 500
+
+
+def _chunks(values: list[Any], size: int = _CHUNK) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def lock_active(
+    conn: Connection,
+    org_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    logical_environment_id: uuid.UUID,
+    *,
+    environment: str,
+    logical_environment: str,
+    stale_after: int | None,
+) -> list[RecordRow]:
+    """Every deployed record of one (environment, logical environment), row-locked on
+    PostgreSQL so that no lock-free heartbeat moves one while a sync decides about it."""
+    query = select(*_own_columns).where(
+        r.c.org_id == org_id,
+        r.c.environment_id == environment_id,
+        r.c.logical_environment_id == logical_environment_id,
+        r.c.status == DEPLOYED,
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return [
+        RecordRow(
+            **row._mapping,
+            environment=environment,
+            logical_environment=logical_environment,
+            stale_after_seconds=stale_after,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def slots_of(
+    conn: Connection,
+    org_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    logical_environment_id: uuid.UUID,
+) -> dict[tuple[str, str], int]:
+    """(deployment name, kind) → slot id, for every slot of the space."""
+    query = select(s_.c.id, s_.c.deployment_name, s_.c.kind).where(
+        s_.c.org_id == org_id,
+        s_.c.environment_id == environment_id,
+        s_.c.logical_environment_id == logical_environment_id,
+    )
+    return {(row.deployment_name, row.kind): int(row.id) for row in conn.execute(query)}
+
+
+def latest_ends(conn: Connection, slot_ids: list[int]) -> dict[int, dt.datetime]:
+    """The latest `ended_at` of each slot (slots with no active record: their latest news)."""
+    found: dict[int, dt.datetime] = {}
+    for chunk in _chunks(slot_ids):
+        query = (
+            select(r.c.slot_id, func.max(r.c.ended_at).label("ended_at"))
+            .where(r.c.slot_id.in_(chunk))
+            .group_by(r.c.slot_id)
+        )
+        for row in conn.execute(query):
+            if row.ended_at is not None:
+                # max() over the type-decorated column comes back raw on SQLite.
+                found[int(row.slot_id)] = _as_time(row.ended_at)
+    return found
+
+
+def _as_time(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
+def create_slots(
+    conn: Connection,
+    org_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    logical_environment_id: uuid.UUID,
+    keys: list[tuple[str, str]],
+    now: dt.datetime,
+) -> dict[tuple[str, str], int]:
+    if not keys:
+        return {}
+    conn.execute(
+        insert(s_),
+        [
+            {
+                "org_id": org_id,
+                "environment_id": environment_id,
+                "logical_environment_id": logical_environment_id,
+                "deployment_name": name,
+                "kind": kind,
+                "created_at": now,
+            }
+            for name, kind in keys
+        ],
+    )
+    return {
+        key: slot_id
+        for key, slot_id in slots_of(conn, org_id, environment_id, logical_environment_id).items()
+        if key in set(keys)
+    }
+
+
+def heartbeat_many(
+    conn: Connection, seqs: list[int], *, at: dt.datetime, now: dt.datetime, scope: str
+) -> None:
+    """Seen at `at` (callers pass only records last seen no later), now owned by `scope`."""
+    for chunk in _chunks(seqs):
+        conn.execute(
+            update(r)
+            .where(r.c.seq.in_(chunk))
+            .values(last_seen_at=at, updated_at=now, heartbeats=r.c.heartbeats + 1, scope=scope)
+        )
+
+
+def claim_many(conn: Connection, seqs: list[int], scope: str) -> None:
+    """Listed by a snapshot whose time they are already newer than: only the owner moves."""
+    for chunk in _chunks(seqs):
+        conn.execute(update(r).where(r.c.seq.in_(chunk)).values(scope=scope))
+
+
+@dataclass(frozen=True)
+class Ending:
+    seq: int
+    at: dt.datetime
+    successor: uuid.UUID | None = None
+
+
+def end_many(
+    conn: Connection, endings: list[Ending], *, reason: EndedReason, now: dt.datetime
+) -> None:
+    if not endings:
+        return
+    status = SUPERSEDED if reason is EndedReason.SUPERSEDED else DECOMMISSIONED
+    statement = (
+        update(r)
+        .where(r.c.seq == bindparam("seq_"))
+        .values(
+            status=status,
+            ended_reason=reason.value,
+            ended_at=bindparam("at_", type_=UTCDateTime),
+            updated_at=now,
+            superseded_by=bindparam("successor"),
+        )
+    )
+    conn.execute(
+        statement, [{"seq_": e.seq, "at_": e.at, "successor": e.successor} for e in endings]
+    )
+
+
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert new `deployed` records (values as `insert_record` builds them)."""
+    if rows:
+        conn.execute(insert(r), rows)
+
+
+def ran_in_many(
+    conn: Connection,
+    org_id: uuid.UUID,
+    logical_environment_id: uuid.UUID,
+    digests: list[str],
+    before: dt.datetime,
+) -> set[str]:
+    """Which of `digests` were deployed in that logical environment before `before`."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(digests))):
+        query = (
+            select(r.c.artifact_digest)
+            .where(
+                r.c.org_id == org_id,
+                r.c.logical_environment_id == logical_environment_id,
+                r.c.artifact_digest.in_(chunk),
+                r.c.created_at < before,
+            )
+            .distinct()
+        )
+        found.update(conn.scalars(query))
+    return found

@@ -557,3 +557,23 @@ def delete_trust(conn: Connection, org_id: uuid.UUID, name: str) -> bool:
     t = trust_material
     result = conn.execute(delete(t).where(t.c.org_id == org_id, t.c.name == name))
     return bool(result.rowcount)
+
+
+def attested_among(conn: Connection, org_id: uuid.UUID, digests: list[str], kind: str) -> set[str]:
+    """Which of `digests` are attested for `kind` (`is_attested` for many at once)."""
+    r = artifact_refs
+    found: set[str] = set()
+    unique = sorted(set(digests))
+    for i in range(0, len(unique), 500):
+        query = (
+            select(r.c.digest)
+            .where(
+                r.c.org_id == org_id,
+                r.c.digest.in_(unique[i : i + 500]),
+                r.c.role.in_(ATTESTING_ROLES),
+                or_(r.c.material_type.is_(None), r.c.material_type == kind),
+            )
+            .distinct()
+        )
+        found.update(conn.scalars(query))
+    return found
