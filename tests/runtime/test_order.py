@@ -99,9 +99,7 @@ def test_malformed_or_zoneless_times_are_invalid(slot: ApiHarness, value: str) -
 
 def test_a_report_after_an_imported_future_keeps_times_in_order(slot: ApiHarness) -> None:
     """Without --observed-at a change never takes effect before what the slot knows."""
-    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=3)).strftime(
-        "%Y-%m-%dT%H:%M:%S.%fZ"
-    )
+    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     first = slot.record(digest=D, observed_at=ahead).json()
     second = slot.record(digest=E).json()
     assert second["created_at"] >= first["created_at"]

@@ -43,9 +43,15 @@ def active(api: ApiHarness) -> dict[str, str]:
 
 
 def test_first_sync_creates_what_runs(space: ApiHarness) -> None:
-    out = sync(space, w("api", A, artifact_name="ghcr.io/acme/api", artifact_version="1.0"), w("web", B))
+    out = sync(
+        space, w("api", A, artifact_name="ghcr.io/acme/api", artifact_version="1.0"), w("web", B)
+    )
     assert [r["deployment_name"] for r in out["created"]] == ["api", "web"]
-    assert out["created"][0]["artifact"] == {"digest": A, "name": "ghcr.io/acme/api", "version": "1.0"}
+    assert out["created"][0]["artifact"] == {
+        "digest": A,
+        "name": "ghcr.io/acme/api",
+        "version": "1.0",
+    }
     assert out["created"][0]["scope"] == "default"
     assert out["heartbeats"] == 0 and out["superseded"] == out["decommissioned"] == []
     assert out["snapshot"]["scope"] == "default" and out["snapshot"]["workloads"] == 2
