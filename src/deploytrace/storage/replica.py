@@ -78,26 +78,31 @@ class LsnClock:
             self._positions.clear()
         self._times.append(at)
         self._positions.append(position)
-        while self._times and at - self._times[0] > self.window:
+        # One sample older than the window stays, to date positions just inside it.
+        while len(self._times) > 1 and at - self._times[1] > self.window:
             self._times.popleft()
             self._positions.popleft()
 
-    def lag(self, replayed: int, now: float) -> float | None:
-        """Seconds since the primary was at `replayed`; None with no sample yet."""
+    def lag(self, replayed: int, now: float) -> tuple[float, bool] | None:
+        """Seconds since the primary was at `replayed`, and whether that is exact.
+
+        Not exact (a lower bound) when the replica is behind every sample: just
+        after start-up, or further behind than the window. None with no sample.
+        """
         if not self._positions:
             return None
         positions = list(self._positions)
         if replayed >= positions[-1]:
-            return 0.0
+            return 0.0, True
         # The first sample past the replica's position: the primary passed that
         # position between the sample before it and this one.
         i = bisect.bisect_right(positions, replayed)
         if i == 0:
-            return now - self._times[0]  # behind everything the window holds: at least this
+            return max(0.0, now - self._times[0]), False
         t0, p0 = self._times[i - 1], positions[i - 1]
         t1, p1 = self._times[i], positions[i]
         passed_at = t0 + (t1 - t0) * (replayed - p0) / (p1 - p0)
-        return max(0.0, now - passed_at)
+        return max(0.0, now - passed_at), True
 
 
 class ReplicaMonitor:
@@ -189,10 +194,13 @@ class ReplicaMonitor:
         if not in_recovery:
             # Not a standby: the primary itself, or a standby promoted a moment ago.
             return ReplicaState("ok", 0.0, now)
-        lag = None if replayed is None else self.clock.lag(lsn(replayed), now)
-        if lag is None:
+        reading = None if replayed is None else self.clock.lag(lsn(replayed), now)
+        if reading is None:
             return ReplicaState("lagging", None, now)
-        return ReplicaState("ok" if lag <= self.max_lag else "lagging", round(lag, 3), now)
+        lag, exact = reading
+        # Behind everything sampled: how far is unknown, so not to be read from.
+        status: ReplicaStatus = "ok" if exact and lag <= self.max_lag else "lagging"
+        return ReplicaState(status, round(lag, 3), now)
 
     def _start(self) -> None:
         with self._start_lock:
