@@ -109,7 +109,8 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        _wrote()
+        if self.replica is not None:
+            _wrote()
         with self._transaction(write=True) as conn:
             yield conn
 
@@ -120,8 +121,10 @@ class Database:
         On PostgreSQL it runs in autocommit mode: no BEGIN and COMMIT round trips
         around it, which on the hot paths (authentication, heartbeats) are most
         of the cost. On SQLite, which has no such cost, it is a transaction.
+        Always on the primary, even to read: a token lookup must see a revocation
+        at once.
         """
-        if write:
+        if write and self.replica is not None:
             _wrote()
         if not self.is_postgres:
             with self._transaction(write=write) as conn:

@@ -164,7 +164,10 @@ class ReplicaMonitor:
     def _publish(self, state: ReplicaState) -> None:
         before = self._state
         self._state = state
-        if before is None or before.status != state.status:
+        if before is None and state.status != "down":
+            # Just started: a replica that is a moment behind is no news.
+            log.info("read replica %s (lag %ss)", state.status, state.lag_seconds)
+        elif before is None or before.status != state.status:
             if state.status == "ok":
                 log.info("read replica ok (lag %ss): reads go to the replica", state.lag_seconds)
             elif state.status == "lagging":
