@@ -128,6 +128,7 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
         # Shared on the (environment, logical environment): a snapshot sync of it
         # takes it exclusively and so never interleaves with a single report.
         db.lock_key(conn, "slot", *slot.key, shared=("space", *slot.key[:3]))
+        slot = store.refresh_slot(conn, slot)
         stale_after = ids.stale_after_seconds
         active = store.active_in_slot(conn, slot, stale_after)
         latest = active or store.latest_in_slot(conn, slot, stale_after)

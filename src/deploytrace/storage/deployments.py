@@ -465,22 +465,34 @@ def slot_ids(
     )
 
 
-def ensure_slot(conn: Connection, slot: Slot, now: dt.datetime) -> Slot:
-    """The slot with its id, its row created on first use (under the slot's lock)."""
-    if slot.id is not None:
-        return slot
-    values = {
+def _slot_values(slot: Slot) -> dict[str, object]:
+    return {
         "org_id": slot.org_id,
         "environment_id": slot.environment_id,
         "logical_environment_id": slot.logical_environment_id,
         "deployment_name": slot.deployment_name,
         "kind": slot.kind,
     }
+
+
+def refresh_slot(conn: Connection, slot: Slot) -> Slot:
+    """The slot with its id if its row exists now (call it once the slot's lock is held:
+    the id read before may be missing because a writer ahead created the slot)."""
+    if slot.id is not None:
+        return slot
+    values = _slot_values(slot)
     found = conn.scalar(select(s_.c.id).where(*(s_.c[k] == v for k, v in values.items())))
-    if found is None:
-        found = conn.execute(
-            insert(s_).values(created_at=now, **values).returning(s_.c.id)
-        ).scalar()
+    return replace(slot, id=int(found)) if found is not None else slot
+
+
+def ensure_slot(conn: Connection, slot: Slot, now: dt.datetime) -> Slot:
+    """The slot with its id, its row created on first use (under the slot's lock)."""
+    slot = refresh_slot(conn, slot)
+    if slot.id is not None:
+        return slot
+    found = conn.execute(
+        insert(s_).values(created_at=now, **_slot_values(slot)).returning(s_.c.id)
+    ).scalar()
     assert found is not None
     return replace(slot, id=int(found))
 
