@@ -258,15 +258,7 @@ def _apply(
     )
     active = {
         (row.deployment_name, row.kind): row
-        for row in store.lock_active(
-            conn,
-            org,
-            space.environment_id,
-            space.logical_environment_id,
-            environment=req.environment,
-            logical_environment=req.logical_environment,
-            stale_after=space.stale_after,
-        )
+        for row in store.lock_active(conn, org, space.environment_id, space.logical_environment_id)
     }
     slots = store.slots_of(conn, org, space.environment_id, space.logical_environment_id)
     listed = {(w.deployment_name, w.kind): w for w in req.deployments}
@@ -331,16 +323,16 @@ class _Plan:
     at: dt.datetime
     now: dt.datetime
     scope: str
-    heartbeats: list[store.RecordRow] = field(default_factory=list)
+    heartbeats: list[store.ActiveRow] = field(default_factory=list)
     claims: list[int] = field(default_factory=list)
-    creates: list[tuple[Workload, store.RecordRow | None]] = field(default_factory=list)
-    replaced: list[store.RecordRow] = field(default_factory=list)
-    absent: list[store.RecordRow] = field(default_factory=list)
+    creates: list[tuple[Workload, store.ActiveRow | None]] = field(default_factory=list)
+    replaced: list[store.ActiveRow] = field(default_factory=list)
+    absent: list[store.ActiveRow] = field(default_factory=list)
 
 
 def _classify(
     req: SnapshotRequest,
-    active: dict[tuple[str, str], store.RecordRow],
+    active: dict[tuple[str, str], store.ActiveRow],
     latest: Callable[[tuple[str, str]], dt.datetime | None],
     attested: dict[str, set[str]],
     plan: _Plan,
@@ -386,7 +378,7 @@ def _classify(
     return plan
 
 
-def _end_time(row: store.RecordRow, at: dt.datetime) -> dt.datetime:
+def _end_time(row: store.ActiveRow, at: dt.datetime) -> dt.datetime:
     # Never before it was last seen (a heartbeat that committed before the lock).
     return max(at, row.last_seen_at)
 
@@ -424,9 +416,6 @@ def _execute(
         if current is not None:
             start = _end_time(current, plan.at)
             superseded.append(store.Ending(current.seq, start, record_id))
-            result.superseded.append(
-                _ended(current, EndedReason.SUPERSEDED, start, plan, record_id)
-            )
         values = {
             "id": record_id,
             "org_id": org,
@@ -452,11 +441,16 @@ def _execute(
         result.created.append(_created(values, req, space))
     store.end_many(conn, superseded, reason=EndedReason.SUPERSEDED, now=plan.now)
     store.insert_many(conn, rows)
+    gone: list[int] = []
     for reason, ended in ((EndedReason.REPLACED, plan.replaced), (EndedReason.ABSENT, plan.absent)):
         endings = [store.Ending(row.seq, _end_time(row, plan.at)) for row in ended]
         store.end_many(conn, endings, reason=reason, now=plan.now)
-        for row, ending in zip(ended, endings, strict=True):
-            result.decommissioned.append(_ended(row, reason, ending.at, plan, None))
+        gone += [e.seq for e in endings]
+    # What ended is read back as stored: few rows, and exactly what a describe shows.
+    result.superseded = [
+        Record.of(r, plan.now) for r in store.by_seqs(conn, [e.seq for e in superseded])
+    ]
+    result.decommissioned = [Record.of(r, plan.now) for r in store.by_seqs(conn, gone)]
 
 
 def _promotion(
@@ -501,28 +495,6 @@ def _created(values: dict[str, Any], req: SnapshotRequest, space: _Space) -> Rec
         reported_by=ReportedBy(values["recorded_by"], req.ci),
         promotion_skipped=values["promotion_skipped"],
         policy={"status": "none"},
-    )
-
-
-def _ended(
-    row: store.RecordRow,
-    reason: EndedReason,
-    at: dt.datetime,
-    plan: _Plan,
-    successor: uuid.UUID | None,
-) -> Record:
-    status = Status.SUPERSEDED if reason is EndedReason.SUPERSEDED else Status.DECOMMISSIONED
-    record = Record.of(row, plan.now)
-    return Record(
-        **{
-            **record.__dict__,
-            "status": status,
-            "ended_reason": reason,
-            "ended_at": at,
-            "updated_at": plan.now,
-            "superseded_by": successor,
-            "stale": False,
-        }
     )
 
 

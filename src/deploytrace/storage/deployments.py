@@ -818,35 +818,61 @@ def _chunks(values: list[Any], size: int = _CHUNK) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
+@dataclass(frozen=True, slots=True)
+class ActiveRow:
+    """What a sync needs of a deployed record to decide about it."""
+
+    seq: int
+    deployment_name: str
+    kind: str
+    artifact_digest: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    scope: str | None
+
+    @property
+    def latest_observation(self) -> dt.datetime:
+        return max(self.created_at, self.last_seen_at)
+
+
+_ACTIVE_OF_SPACE = select(
+    r.c.seq,
+    r.c.deployment_name,
+    r.c.kind,
+    r.c.artifact_digest,
+    r.c.created_at,
+    r.c.last_seen_at,
+    r.c.scope,
+).where(
+    r.c.org_id == bindparam("org"),
+    r.c.environment_id == bindparam("env_id"),
+    r.c.logical_environment_id == bindparam("lenv_id"),
+    r.c.status == DEPLOYED,
+)
+
+
 def lock_active(
     conn: Connection,
     org_id: uuid.UUID,
     environment_id: uuid.UUID,
     logical_environment_id: uuid.UUID,
-    *,
-    environment: str,
-    logical_environment: str,
-    stale_after: int | None,
-) -> list[RecordRow]:
+) -> list[ActiveRow]:
     """Every deployed record of one (environment, logical environment), row-locked on
     PostgreSQL so that no lock-free heartbeat moves one while a sync decides about it."""
-    query = select(*_own_columns).where(
-        r.c.org_id == org_id,
-        r.c.environment_id == environment_id,
-        r.c.logical_environment_id == logical_environment_id,
-        r.c.status == DEPLOYED,
-    )
+    query = _ACTIVE_OF_SPACE
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    return [
-        RecordRow(
-            **row._mapping,
-            environment=environment,
-            logical_environment=logical_environment,
-            stale_after_seconds=stale_after,
-        )
-        for row in conn.execute(query)
-    ]
+    params = {"org": org_id, "env_id": environment_id, "lenv_id": logical_environment_id}
+    return [ActiveRow(*row) for row in conn.execute(query, params).tuples()]
+
+
+def by_seqs(conn: Connection, seqs: list[int]) -> list[RecordRow]:
+    """Records by their seq, in that order (what a sync changed, as stored now)."""
+    found: dict[int, RecordRow] = {}
+    for chunk in _chunks(seqs):
+        for row in conn.execute(_view().where(r.c.seq.in_(chunk))):
+            found[row.seq] = _record(row)
+    return [found[seq] for seq in seqs]
 
 
 def slots_of(
@@ -910,10 +936,11 @@ def create_slots(
             for name, kind in keys
         ],
     )
+    wanted = set(keys)
     return {
         key: slot_id
         for key, slot_id in slots_of(conn, org_id, environment_id, logical_environment_id).items()
-        if key in set(keys)
+        if key in wanted
     }
 
 
