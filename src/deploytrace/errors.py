@@ -65,6 +65,16 @@ class Unavailable(DeploytraceError):
     code = "unavailable"
 
 
+class PolicyViolation(DeploytraceError):
+    """An enforced policy refused the change (SPEC §9); the message names each violation."""
+
+    code = "policy_violation"
+
+    def __init__(self, message: str, violations: object = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
 BY_CODE: dict[str, type[DeploytraceError]] = {
     cls.code: cls
     for cls in (
@@ -76,6 +86,7 @@ BY_CODE: dict[str, type[DeploytraceError]] = {
         Unauthenticated,
         Forbidden,
         Unavailable,
+        PolicyViolation,
     )
 }
 

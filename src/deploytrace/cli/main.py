@@ -23,6 +23,7 @@ EXIT_CODES: dict[type[errors.DeploytraceError], int] = {
     errors.Unauthenticated: 5,
     errors.Forbidden: 5,
     errors.Unavailable: 6,
+    errors.PolicyViolation: 8,
 }
 USAGE = 2
 
