@@ -160,6 +160,7 @@ _COMMANDS = {
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),
+    "policy": ("deploytrace.cli.policies", "policy", "Policy gates: Rego over the evidence."),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
