@@ -73,7 +73,7 @@ def policy() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @common_options
 def add(state: State, file: str) -> None:
-    data = sys.stdin.buffer.read() if file == "-" else _read(file)
+    data = _stdin() if file == "-" else _read(file)
     added = state.client.call("POST", "/v1/policies", content=data, content_type="application/yaml")
     if state.json:
         output.emit_json(added)
@@ -81,6 +81,11 @@ def add(state: State, file: str) -> None:
         click.echo(f"added policy {added['name']} version {added['version']}")
     else:
         click.echo(f"policy {added['name']} unchanged (version {added['version']})")
+
+
+def _stdin() -> bytes:
+    stream = getattr(sys.stdin, "buffer", None)
+    return stream.read() if stream is not None else sys.stdin.read().encode()
 
 
 def _read(file: str) -> bytes:

@@ -168,6 +168,10 @@ def check(document: PolicyDocument, sandbox: Sandbox) -> None:
                 f"{where} calls {', '.join(bad)}: network, environment and Chainloop-only "
                 "built-ins are not allowed in deploytrace policies"
             )
+        if found.unknown:
+            raise InvalidInput(
+                f"{where} calls {', '.join(found.unknown)}, which the Rego engine does not have"
+            )
         wanted = (*segments(entry.package), "result")
         if wanted not in found.rules:
             raise InvalidInput(

@@ -22,6 +22,24 @@ import regopy
 from regopy import rego_shared as rs
 
 MODULE_FILE = "policy.rego"
+
+# rego-cpp 1.5 cannot parse RFC 3339 times written with "Z" (it takes "+00:00"),
+# the form nearly every attestation and SBOM uses. Every evaluation replaces the
+# built-in with this function, which reads both forms, fractions included.
+COMPAT_PACKAGE = "deploytrace_compat__"
+COMPAT_MODULE = f"""package {COMPAT_PACKAGE}
+
+import rego.v1
+
+layout := "2006-01-02T15:04:05.999999999Z07:00"
+
+parse_rfc3339_ns(value) := time.parse_ns(layout, _offset(upper(value)))
+
+_offset(v) := concat("", [trim_suffix(v, "Z"), "+00:00"]) if endswith(v, "Z")
+
+_offset(v) := v if not endswith(v, "Z")
+"""
+COMPAT_WITH = f" with time.parse_rfc3339_ns as data.{COMPAT_PACKAGE}.parse_rfc3339_ns"
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -45,9 +63,11 @@ class Compiled:
 
 @dataclass
 class Inspection:
-    """What the compiler found in a module: built-ins it calls and rules it defines."""
+    """What the compiler found in a module: built-ins it calls (and those of them the
+    engine does not have) and rules it defines."""
 
     builtins: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
     rules: list[list[str]] = field(default_factory=list)
 
 
@@ -70,12 +90,13 @@ def _with_module(source: str) -> regopy.Interpreter:
 def compile(source: str, package: str) -> Compiled:
     """Build `source` into a bundle answering `data.<package>.result`."""
     rego = _with_module(source)
+    rego.add_module("deploytrace_compat.rego", COMPAT_MODULE)
     try:
-        bundle = rego.build(f"x = data.{package}.result")
+        bundle = rego.build(f"x = data.{package}.result{COMPAT_WITH}")
     except regopy.RegoError as error:
         raise _located(str(error), source) from None
     if not bundle.ok():
-        raise EngineError("the module does not compile")
+        raise EngineError("the module does not compile (does it call an unknown function?)")
     return Compiled(bundle, rego)
 
 
@@ -110,7 +131,8 @@ def inspect(source: str, package: str) -> Inspection:
         for f in plan.get("funcs", {}).get("funcs", [])
         if isinstance(f.get("path"), list) and f["path"][:1] == ["g0"]
     ]
-    return Inspection(sorted(n for n in called if isinstance(n, str)), rules)
+    names = sorted(n for n in called if isinstance(n, str))
+    return Inspection(names, [n for n in names if not rego.is_builtin(n)], rules)
 
 
 def _calls(node: Any) -> Iterator[Any]:

@@ -172,15 +172,17 @@ def evaluate(
     # planned[target][policy] = list of (entry, kind, subject, task position or skip reason)
     planned: list[list[list[tuple[int, str | None, str | None, int | str]]]] = []
     for fact in facts:
-        deploytrace_input: int | None = None
+        own_inputs: dict[tuple[tuple[str, str], ...], int] = {}  # by args
         per_policy = []
         for policy in attached:
             steps: list[tuple[int, str | None, str | None, int | str]] = []
             for entry in policy.document.entries:
                 if entry.kind is None:
-                    if deploytrace_input is None:
-                        deploytrace_input = plan.add_input(inputs.document(fact))
-                    steps.append((entry.index, None, None, plan.add_task(entry, deploytrace_input)))
+                    args = policy.document.args
+                    key = tuple(sorted(args.items()))
+                    if key not in own_inputs:
+                        own_inputs[key] = plan.add_input(inputs.document(fact, args))
+                    steps.append((entry.index, None, None, plan.add_task(entry, own_inputs[key])))
                     continue
                 found = inputs.contents(entry.kind, fact, policy.document.args)
                 if not found:

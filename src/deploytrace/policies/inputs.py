@@ -83,10 +83,11 @@ def rfc3339(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def document(facts: Facts) -> dict[str, Any]:
-    """The input of an entry without `kind` (SPEC §9)."""
+def document(facts: Facts, args: dict[str, str] | None = None) -> dict[str, Any]:
+    """The input of an entry without `kind` (SPEC §9), plus `args` when the policy
+    declares `spec.inputs` (as Chainloop passes them)."""
     t = facts.target
-    return {
+    doc = {
         "artifact": {
             "digest": t.digest,
             "kind": t.kind,
@@ -124,6 +125,9 @@ def document(facts: Facts) -> dict[str, Any]:
             for d in facts.deployed_in
         ],
     }
+    if args:
+        doc["args"] = dict(args)
+    return doc
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -71,8 +72,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Inspection:
-    builtins: tuple[str, ...]
-    rules: tuple[tuple[str, ...], ...]
+    builtins: tuple[str, ...]  # every built-in the module calls
+    unknown: tuple[str, ...]  # those the engine does not have
+    rules: tuple[tuple[str, ...], ...]  # package path + rule name
 
 
 class CompileError(Exception):
@@ -91,6 +93,7 @@ class _Lost(Exception):
 
 class _Worker:
     def __init__(self, memory_limit: int) -> None:
+        self.memory_limit = memory_limit
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deploytrace.policies.worker", str(memory_limit)],
             stdin=subprocess.PIPE,
@@ -124,9 +127,15 @@ class _Worker:
         # A worker that starts answering writes its whole frame at once.
         frame = read_frame(self.rfd)
         if frame is None:
-            code = self.proc.poll()
-            why = "ran out of memory" if code is not None and code < 0 else "died"
-            raise _Lost(f"the policy engine process {why} (exit {code})")
+            try:
+                code = self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code == -signal.SIGABRT:
+                # std::bad_alloc at the memory limit aborts the worker.
+                limit = self.memory_limit // MIB
+                raise _Lost(f"the policy exceeded the memory limit ({limit} MiB)")
+            raise _Lost(f"the policy engine process died (exit {code})")
         return json.loads(frame)
 
     def kill(self) -> None:
@@ -262,7 +271,9 @@ class Sandbox:
         if not answer.get("ok"):
             raise CompileError(str(answer.get("error")), answer.get("line"), answer.get("column"))
         return Inspection(
-            tuple(answer.get("builtins", ())), tuple(tuple(r) for r in answer.get("rules", ()))
+            tuple(answer.get("builtins", ())),
+            tuple(answer.get("unknown", ())),
+            tuple(tuple(r) for r in answer.get("rules", ())),
         )
 
     def run(self, inputs: Sequence[bytes], tasks: Sequence[Task]) -> list[Outcome]:

@@ -104,7 +104,12 @@ class _Server:
             return {"ok": True, "engine": self.engine.version()}
         if op == "inspect":
             found = self.engine.inspect(request["source"], request["package"])
-            return {"ok": True, "builtins": found.builtins, "rules": found.rules}
+            return {
+                "ok": True,
+                "builtins": found.builtins,
+                "unknown": found.unknown,
+                "rules": found.rules,
+            }
         if op == "input":
             payload = _read_exactly(self.proto_in, int(request["size"]))
             if payload is None:
