@@ -9,6 +9,7 @@ a bundle against one input.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import re
@@ -20,6 +21,10 @@ from typing import Any
 
 import regopy
 from regopy import rego_shared as rs
+
+# regopy does not declare this one; undeclared, ctypes would truncate the pointer.
+rs.rego.regoOutputSize.restype = ctypes.c_uint32
+rs.rego.regoOutputSize.argtypes = [ctypes.c_void_p]
 
 MODULE_FILE = "policy.rego"
 
@@ -174,6 +179,12 @@ class Runner:
         try:
             if not rs.rego_output_ok(output):
                 raise EngineError(_error_of(rs.rego_output_node(output)))
+            # Asking an empty output for a binding throws in C++ (and aborts the process).
+            if rs.rego.regoOutputSize(output) == 0:
+                text = rs.rego_output_string(output)
+                if text == "undefined":
+                    return None
+                raise EngineError(_message(text))
             node = rs.rego.regoOutputBindingAtIndex(output, 0, b"x")
             if not node:
                 text = rs.rego_output_string(output)

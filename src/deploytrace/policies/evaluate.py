@@ -285,7 +285,9 @@ def interpret(value: Any) -> tuple[str, list[str], str]:
             raise ValueError(f"`{field_name}` holds {_type(item)}, not a string")
     if skipped:
         return SKIPPED, [], reason
-    return (VIOLATED if messages else PASSED), messages, reason
+    # `violations` is a set in most policies, and engines order sets differently:
+    # sorted, a record's violations do not depend on the engine.
+    return (VIOLATED if messages else PASSED), sorted(messages), reason
 
 
 def _policy_result(policy: Attached, runs: list[Run]) -> PolicyResult:

@@ -132,9 +132,13 @@ class _Worker:
             except subprocess.TimeoutExpired:
                 code = None
             if code == -signal.SIGABRT:
-                # std::bad_alloc at the memory limit aborts the worker.
+                # std::bad_alloc at the memory limit aborts the worker, as does any
+                # exception rego-cpp lets escape.
                 limit = self.memory_limit // MIB
-                raise _Lost(f"the policy exceeded the memory limit ({limit} MiB)")
+                raise _Lost(
+                    f"the policy engine aborted (over the memory limit of {limit} MiB, "
+                    "or an engine failure)"
+                )
             raise _Lost(f"the policy engine process died (exit {code})")
         return json.loads(frame)
 
