@@ -15,8 +15,10 @@ overrides) and stores `record_policy(decision, override)` on the record.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -481,24 +483,56 @@ def _attached(rows: list[store.GateRow]) -> list[Attached]:
     ]
 
 
+class _StatementCache:
+    """Parsed statements by attestation digest, shared by every gate of the process.
+
+    An attestation's digest is the sha256 of its bytes, so an entry can never be
+    stale, nor differ between organizations; the cache is bounded by the size of
+    the attestations it holds.
+    """
+
+    LIMIT = 64 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._entries: collections.OrderedDict[str, tuple[dict[str, Any], Any, int]] = (
+            collections.OrderedDict()
+        )
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, row: store.EvidenceRow) -> tuple[dict[str, Any], Any] | None:
+        with self._lock:
+            hit = self._entries.get(row.digest)
+            if hit is not None:
+                self._entries.move_to_end(row.digest)
+                return hit[0], hit[1]
+        from deploytrace.attestations import parse
+
+        try:
+            found = parse(row.content)[0]
+        except (InvalidInput, IndexError):
+            return None  # stored before a parser change: nothing a policy can read
+        doc = json.loads(found.raw) if row.format == "sigstore-bundle" else None
+        size = len(row.content)
+        with self._lock:
+            if row.digest not in self._entries and size <= self.LIMIT // 4:
+                self._entries[row.digest] = (found.statement, doc, size)
+                self._bytes += size
+                while self._bytes > self.LIMIT:
+                    _, (_, _, dropped) = self._entries.popitem(last=False)
+                    self._bytes -= dropped
+        return found.statement, doc
+
+
+_statements = _StatementCache()
+
+
 def _facts(
     targets: Sequence[Target],
     evidence: list[store.EvidenceRow],
     deployed: list[store.DeployedRow],
 ) -> list[inputs.Facts]:
-    from deploytrace.attestations import parse
-
-    parsed: dict[str, tuple[dict[str, Any], Any]] = {}
-
-    def statement_of(row: store.EvidenceRow) -> tuple[dict[str, Any], Any] | None:
-        if row.digest not in parsed:
-            try:
-                found = parse(row.content)[0]
-            except (InvalidInput, IndexError):
-                return None  # stored before a parser change: nothing a policy can read
-            doc = json.loads(found.raw) if row.format == "sigstore-bundle" else None
-            parsed[row.digest] = (found.statement, doc)
-        return parsed[row.digest]
+    statement_of = _statements.get
 
     by_digest: dict[str, list[inputs.AttestationFacts]] = {}
     for row in evidence:
