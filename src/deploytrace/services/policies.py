@@ -225,6 +225,7 @@ def add(db: Database, actor: Actor, content: bytes) -> AddResult:
 def list_policies(
     db: Database, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> pagination.Page[PolicyView]:
+    """The organization's policies by name, each at its latest version, with attachments."""
     actor.require(Action.READ)
     size = pagination.limit(limit)
     after = pagination.decode(cursor, str)
