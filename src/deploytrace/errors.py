@@ -77,6 +77,16 @@ class Unavailable(DeploytraceError):
     code = "unavailable"
 
 
+class PolicyViolation(DeploytraceError):
+    """An enforced policy refused the change (SPEC §9); the message names each violation."""
+
+    code = "policy_violation"
+
+    def __init__(self, message: str, violations: object = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
 BY_CODE: dict[str, type[DeploytraceError]] = {
     cls.code: cls
     for cls in (
@@ -90,6 +100,7 @@ BY_CODE: dict[str, type[DeploytraceError]] = {
         Unauthenticated,
         Forbidden,
         Unavailable,
+        PolicyViolation,
     )
 }
 

@@ -75,7 +75,7 @@ def test_concurrent_syncs_of_one_scope_serialize(two_replicas: Cluster) -> None:
     counts = Counter(name for name, _ in rows)
     assert all(c == 1 for c in counts.values()), counts
     # The final state is exactly one of the snapshots (the one applied last), whole.
-    state = {name: d for name, d in rows}
+    state = dict(rows)
     assert any(
         state == {w["deployment_name"]: w["digest"] for w in s["deployments"]} for s in snapshots
     ), state

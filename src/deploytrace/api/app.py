@@ -13,6 +13,7 @@ from deploytrace.api import (
     errors,
     evidence,
     health,
+    policies,
     snapshots,
     tenancy,
 )
@@ -41,6 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(snapshots.router)
     app.include_router(evidence.router)
     app.include_router(tenancy.router)
+    app.include_router(policies.router)
     mount_dashboard(app)
     if runtime.db.replica is not None:
         app.add_middleware(ReadRouting)

@@ -23,6 +23,7 @@ EXIT_CODES: dict[type[errors.DeploytraceError], int] = {
     errors.Unauthenticated: 5,
     errors.Forbidden: 5,
     errors.Unavailable: 6,
+    errors.PolicyViolation: 8,
 }
 USAGE = 2
 
@@ -159,6 +160,7 @@ _COMMANDS = {
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),
+    "policy": ("deploytrace.cli.policies", "policy", "Policy gates: Rego over the evidence."),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
