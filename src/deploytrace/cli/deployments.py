@@ -11,6 +11,7 @@ import click
 from deploytrace.cli import output
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
+from deploytrace.cli.sync import sync
 
 _KIND_SHORT = {"CONTAINER_IMAGE": "image", "HELM_CHART": "helm"}
 
@@ -233,3 +234,6 @@ def list_(
 @common_options
 def describe(state: State, record_id: str) -> None:
     show_record(state, state.client.call("GET", f"/v1/deployments/{segment(record_id)}"))
+
+
+deployment.add_command(sync)
