@@ -11,6 +11,7 @@ a live cluster or a plain `{"deployments": [...]}` document and answers an
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,10 @@ __all__ = [
 def read_path(path: str) -> Inventory:
     """Read a pod list or plain document from a file, or from stdin when `path` is `-`."""
     if path == "-":
-        return read_document(sys.stdin.buffer)
+        stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:  # a text-only stand-in (an embedding program, a test harness)
+            stdin = io.BytesIO(sys.stdin.read().encode())
+        return read_document(stdin)
     try:
         with open(path, "rb") as stream:
             return read_document(stream)
