@@ -180,6 +180,20 @@ def test_broken_kubeconfig_is_invalid_input(tmp_path: Path, text: str, message: 
         read_cluster(ClusterSource(kubeconfig=str(path)))
 
 
+def test_unloadable_client_certificate_is_invalid_input(api: KubeApi, tmp_path: Path) -> None:
+    document = json.loads(api.kubeconfig(user="cert").read_text())
+    document["users"][0]["user"]["client-key"] = str(tmp_path / "gone.key")
+    path = tmp_path / "config"
+    path.write_text(json.dumps(document))
+    with pytest.raises(
+        errors.InvalidInput, match=r"context 'test': cannot set up the client: No such file"
+    ):
+        read_cluster(ClusterSource(kubeconfig=str(path)))
+    (tmp_path / "gone.key").write_text("not a key")
+    with pytest.raises(errors.InvalidInput, match="cannot set up the client"):
+        read_cluster(ClusterSource(kubeconfig=str(path)))
+
+
 def test_wrong_token_is_unauthenticated(api: KubeApi) -> None:
     with pytest.raises(errors.Unauthenticated, match="answered 401"):
         read_cluster(ClusterSource(kubeconfig=str(api.kubeconfig(token="wrong"))))

@@ -68,7 +68,7 @@ def snapshot_body(
     if dry_run:
         body["dry_run"] = True
     body["deployments"] = [w.as_json() for w in inventory.workloads]
-    body["unattested"] = [
+    unattested = [
         {
             "deployment_name": u.deployment_name,
             "kind": u.kind,
@@ -78,6 +78,8 @@ def snapshot_body(
         }
         for u in inventory.reportable_unattested()
     ]
+    if unattested:  # absent when empty: a body any snapshot endpoint accepts
+        body["unattested"] = unattested
     return body
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,17 @@ def read_cluster(source: ClusterSource) -> model.Inventory:
     """The inventory of the pods running in `source`'s cluster (all or some namespaces)."""
     config = load_config(source)
     server = config.cluster.server
-    client = lightkube.Client(config, timeout=httpx2.Timeout(source.timeout), field_manager=None)
+    try:
+        client = lightkube.Client(
+            config, timeout=httpx2.Timeout(source.timeout), field_manager=None
+        )
+    except (lightkube.ConfigError, OSError, ssl.SSLError) as error:
+        # Certificate files that do not exist or do not load, a failing exec plugin.
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise errors.InvalidInput(
+            f"Kubernetes configuration, context {config.context_name!r}: cannot set up the "
+            f"client: {reason} (check its certificate files and exec plugin)"
+        ) from None
     try:
         with _translated(server):
             owners = Owners(
