@@ -35,7 +35,7 @@ MAX_SCOPE = 255
 MAX_WORKLOADS = 100_000
 NOT_ATTESTED = "not_attested"
 NO_REPOSITORY_DIGEST = "no_repository_digest"
-REASONS = frozenset({NOT_ATTESTED, NO_REPOSITORY_DIGEST, "not_running", "unmappable"})
+REASONS = frozenset({NOT_ATTESTED, NO_REPOSITORY_DIGEST, "invalid_name", "unmappable"})
 
 
 @dataclass(frozen=True)

@@ -863,7 +863,7 @@ def lock_active(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     params = {"org": org_id, "env_id": environment_id, "lenv_id": logical_environment_id}
-    return [ActiveRow(*row) for row in conn.execute(query, params).tuples()]
+    return [ActiveRow(*row) for row in conn.execute(query, params)]
 
 
 def by_seqs(conn: Connection, seqs: list[int]) -> list[RecordRow]:
