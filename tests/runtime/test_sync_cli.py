@@ -11,9 +11,12 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "kubernetes"
 K3S = DATA / "troubleshoot-k3s-kube-system.json"
 
 EXPECTED = {
-    "kube-system.coredns.coredns": "sha256:1391544c978029fcddc65068f6ad67f396e55585b664ecccd7fefba029b9b706",
-    "kube-system.metrics-server.metrics-server": "sha256:89258156d0e9af60403eafd44da9676fd66f600c7934d468ccc17e42b199aee2",
-    "kube-system.traefik.traefik": "sha256:9595fc80fa8ed6c5f3876416332ca7c88e8f255daaf265cff6b857b8d0f44503",
+    "kube-system.coredns.coredns": "sha256:"
+    "1391544c978029fcddc65068f6ad67f396e55585b664ecccd7fefba029b9b706",
+    "kube-system.metrics-server.metrics-server": "sha256:"
+    "89258156d0e9af60403eafd44da9676fd66f600c7934d468ccc17e42b199aee2",
+    "kube-system.traefik.traefik": "sha256:"
+    "9595fc80fa8ed6c5f3876416332ca7c88e8f255daaf265cff6b857b8d0f44503",
 }
 # Attested are three of the cluster's workloads; the others run without evidence.
 
