@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 from deploytrace.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleReport
-from deploytrace.services import audit, evidence, pagination, prefixes, validation
+from deploytrace.services import audit, evidence, pagination, policies, prefixes, validation
 from deploytrace.services.context import Action, Actor, Role
 from deploytrace.services.records import CiRun, Record, cursor_of, decode_cursor, z
 from deploytrace.storage import deployments as store
@@ -109,12 +109,16 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
     req = request.validated(now)
     if req.override_reason is not None and actor.role is not Role.ADMIN:
         raise Forbidden("only an admin may record despite a policy (--override-reason)")
+    policy: dict[str, Any] | None = None
     if req.status == Status.DEPLOYED:
         # The common case, a pipeline re-recording what runs, is one statement.
         with db.single(write=True) as conn:
             beat = _heartbeat(conn, actor, req, now)
         if beat is not None:
             return beat
+        # Not a heartbeat: a record is about to be created, so the policies decide,
+        # evaluated before the write transaction holds any lock.
+        policy = _gate(db, actor, req)
     with db.write() as conn:
         ids = store.slot_ids(
             conn,
@@ -133,11 +137,51 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
         active = store.active_in_slot(conn, slot, stale_after)
         latest = active or store.latest_in_slot(conn, slot, stale_after)
         if req.status == Status.DEPLOYED:
-            result = _deploy(conn, actor, slot, req, ids, active, latest, now)
+            result = _deploy(conn, actor, slot, req, ids, active, latest, now, policy)
         else:
             result = _decommission(conn, slot, req, active, latest, now, stale_after)
         _audit(conn, actor, slot, result)
     return result
+
+
+def _gate(db: Database, actor: Actor, req: RecordRequest) -> dict[str, Any]:
+    """The policy verdict a new record keeps; PolicyViolation (and an audit entry saying
+    so) when an enforced policy refuses it and no admin overrides."""
+    decision = policies.check(
+        db,
+        actor,
+        policies.Target(
+            digest=req.digest,
+            kind=req.kind,
+            environment=req.environment,
+            logical_environment=req.logical_environment,
+            deployment_name=req.deployment_name,
+            artifact_name=req.artifact_name,
+            artifact_version=req.artifact_version,
+        ),
+    )
+    override = None
+    if decision.enforced:
+        if req.override_reason is None:
+            refusal = decision.refusal()
+            _audit_refusal(db, actor, req, refusal.message)
+            raise refusal
+        override = (actor.name, req.override_reason)
+    return policies.record_policy(decision, override)
+
+
+def _audit_refusal(db: Database, actor: Actor, req: RecordRequest, message: str) -> None:
+    # The refusal stores no record, but who tried to deploy what is worth keeping.
+    slot = f"{req.environment}/{req.logical_environment}/{req.deployment_name}/{req.kind}"
+    with db.write() as conn:
+        audit.append(
+            conn,
+            actor.org_id,
+            actor.name,
+            "deployment.refused",
+            f"slot/{slot}",
+            {"slot": slot, "digest": req.digest, "reason": message[: validation.MAX_DESCRIPTION]},
+        )
 
 
 def _heartbeat(
@@ -276,6 +320,7 @@ def _deploy(
     active: store.RecordRow | None,
     latest: store.RecordRow | None,
     now: dt.datetime,
+    policy: dict[str, Any] | None,
 ) -> RecordResult:
     stale_after = ids.stale_after_seconds
     if active is not None and active.artifact_digest == req.digest:
@@ -317,6 +362,7 @@ def _deploy(
             recorded_by=actor.name,
             reported_ci=req.ci.as_dict() if req.ci else None,
             promotion_skipped=promotion_skipped(conn, actor.org_id, ids.position, req.digest, at),
+            policy=policy,
         ),
         record_id=new,
         at=at,

@@ -52,6 +52,7 @@ from deploytrace.storage.db import Database
 __all__ = [
     "ADVISORY",
     "ENFORCE",
+    "NO_POLICY",
     "AddResult",
     "AttachmentView",
     "Decision",
@@ -61,6 +62,7 @@ __all__ = [
     "Target",
     "Violation",
     "add",
+    "any_attached",
     "attach",
     "check",
     "check_many",
@@ -432,6 +434,13 @@ def check_many(
     attached = _attached(rows)
     facts = _facts(targets, evidence, deployed)
     return evaluate(attached, facts, sandbox.shared())
+
+
+def any_attached(db: Database, actor: Actor, environment: str, logical_environment: str) -> bool:
+    """Is any policy attached where this (environment, logical environment) deploys?"""
+    actor.require(Action.READ)
+    with db.read() as conn:
+        return bool(store.gate_policies(conn, actor.org_id, environment, logical_environment))
 
 
 def evaluate_target(db: Database, actor: Actor, target: Target) -> Decision:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from deploytrace.errors import InvalidInput, StaleReport
-from deploytrace.services import audit, pagination, validation
+from deploytrace.services import audit, pagination, policies, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.services.deployments import created_change, observed_time
 from deploytrace.services.records import CiRun, Record, ReportedBy, z
@@ -201,8 +201,73 @@ def sync(db: Database, actor: Actor, request: SnapshotRequest) -> SyncResult:
     actor.require(Action.WRITE)
     now = utcnow()
     req = _validated(request, now)
+    gate = _Gate(db, actor, req)
+    gate.prepare()
     with db.write(dry_run=req.dry_run) as conn:
-        return _apply(db, conn, actor, req, now)
+        return _apply(db, conn, actor, req, now, gate)
+
+
+class _Gate:
+    """The policy verdicts of the workloads a snapshot would create records for.
+
+    Evaluated before the write transaction, from a read of the space's state; a
+    workload that state did not predict (a report changed the slot meanwhile) is
+    evaluated when it comes up.
+    """
+
+    def __init__(self, db: Database, actor: Actor, req: SnapshotRequest) -> None:
+        self.db, self.actor, self.req = db, actor, req
+        self.attached = False
+        self.decisions: dict[tuple[str, str, str], policies.Decision] = {}
+
+    def prepare(self) -> None:
+        req = self.req
+        self.attached = policies.any_attached(
+            self.db, self.actor, req.environment, req.logical_environment
+        )
+        if not self.attached:
+            return
+        with self.db.read() as conn:
+            space = _space(conn, self.actor, req)
+            running = {
+                (row.deployment_name, row.kind): row.artifact_digest
+                for row in store.lock_active(
+                    conn, self.actor.org_id, space.environment_id, space.logical_environment_id
+                )
+            }
+        candidates = [
+            w
+            for w in req.deployments
+            if w.digest is not None and running.get((w.deployment_name, w.kind)) != w.digest
+        ]
+        self._evaluate(candidates)
+
+    def _evaluate(self, workloads: list[Workload]) -> None:
+        targets = [
+            policies.Target(
+                digest=w.digest or "",
+                kind=w.kind,
+                environment=self.req.environment,
+                logical_environment=self.req.logical_environment,
+                deployment_name=w.deployment_name,
+                artifact_name=w.artifact_name,
+                artifact_version=w.artifact_version,
+            )
+            for w in workloads
+        ]
+        decisions = policies.check_many(
+            self.db, self.actor, self.req.environment, self.req.logical_environment, targets
+        )
+        for w, decision in zip(workloads, decisions, strict=True):
+            self.decisions[(w.deployment_name, w.kind, w.digest or "")] = decision
+
+    def decide(self, w: Workload) -> policies.Decision:
+        if not self.attached:
+            return policies.NO_POLICY
+        key = (w.deployment_name, w.kind, w.digest or "")
+        if key not in self.decisions:
+            self._evaluate([w])
+        return self.decisions[key]
 
 
 @dataclass(frozen=True)
@@ -228,7 +293,12 @@ def _space(conn: Connection, actor: Actor, req: SnapshotRequest) -> _Space:
 
 
 def _apply(
-    db: Database, conn: Connection, actor: Actor, req: SnapshotRequest, now: dt.datetime
+    db: Database,
+    conn: Connection,
+    actor: Actor,
+    req: SnapshotRequest,
+    now: dt.datetime,
+    gate: _Gate,
 ) -> SyncResult:
     org = actor.org_id
     scope = req.scope or DEFAULT_SCOPE
@@ -278,6 +348,7 @@ def _apply(
         attested[kind] = evidence_store.attested_among(conn, org, wanted, kind)
 
     plan = _classify(req, active, latest, attested, _Plan(at=at, now=now, scope=scope), result)
+    _police(plan, gate, result)
     _execute(conn, actor, req, space, plan, slots, result)
     fresh = snapshot_store.replace_unattested(
         conn,
@@ -328,6 +399,7 @@ class _Plan:
     creates: list[tuple[Workload, store.ActiveRow | None]] = field(default_factory=list)
     replaced: list[store.ActiveRow] = field(default_factory=list)
     absent: list[store.ActiveRow] = field(default_factory=list)
+    verdicts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def _classify(
@@ -376,6 +448,27 @@ def _classify(
             continue
         plan.absent.append(row)
     return plan
+
+
+def _police(plan: _Plan, gate: _Gate, result: SyncResult) -> None:
+    """Refuse the creations an enforced policy refuses (their slot's record, if any, is
+    replaced: it no longer runs); keep the verdict of the others for their records."""
+    allowed: list[tuple[Workload, store.ActiveRow | None]] = []
+    for w, current in plan.creates:
+        decision = gate.decide(w)
+        if decision.enforced:
+            assert w.digest is not None
+            violations = [
+                {"policy": v.policy, "version": v.version, "message": v.message, "mode": v.mode}
+                for v in decision.violations
+            ]
+            result.refused.append(Refused(w.deployment_name, w.kind, w.digest, violations))
+            if current is not None:
+                plan.replaced.append(current)
+            continue
+        plan.verdicts[(w.deployment_name, w.kind)] = policies.record_policy(decision)
+        allowed.append((w, current))
+    plan.creates = allowed
 
 
 def _end_time(row: store.ActiveRow, at: dt.datetime) -> dt.datetime:
@@ -435,7 +528,7 @@ def _execute(
             "scope": plan.scope,
             "reported_ci": ci,
             "promotion_skipped": skipped.get(w.digest),
-            "policy": None,
+            "policy": plan.verdicts.get((w.deployment_name, w.kind)),
         }
         rows.append(values)
         result.created.append(_created(values, req, space))
@@ -494,7 +587,7 @@ def _created(values: dict[str, Any], req: SnapshotRequest, space: _Space) -> Rec
         scope=values["scope"],
         reported_by=ReportedBy(values["recorded_by"], req.ci),
         promotion_skipped=values["promotion_skipped"],
-        policy={"status": "none"},
+        policy=values["policy"] or {"status": "none"},
     )
 
 
