@@ -41,6 +41,12 @@ class NotFound(DeploytraceError):
     code = "not_found"
 
 
+class NotAttested(NotFound):
+    """No attestation of the organization attests the artifact (still not found: 404, exit 3)."""
+
+    code = "not_attested"
+
+
 class Conflict(DeploytraceError):
     """The request contradicts the current state."""
 
@@ -72,6 +78,7 @@ BY_CODE: dict[str, type[DeploytraceError]] = {
         InvalidInput,
         PayloadTooLarge,
         NotFound,
+        NotAttested,
         Conflict,
         Unauthenticated,
         Forbidden,

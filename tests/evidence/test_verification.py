@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -108,7 +109,13 @@ def test_dsse_verifies_against_a_trusted_key(
 ) -> None:
     _add_key(api, "cl", key)
     v = _verification(api, path)
-    assert v == {"status": "verified", "method": "public-key", "identity": identity, "reason": None}
+    assert v == {
+        "status": "verified",
+        "method": "public-key",
+        "identity": identity,
+        "key_fingerprint": "sha256:" + hashlib.sha256(corpus(key)).hexdigest(),
+        "reason": None,
+    }
 
 
 def _tamper_payload(data: bytes) -> bytes:
@@ -176,8 +183,10 @@ def test_trust_management(api: ApiHarness) -> None:
     assert api.delete("/v1/trust/public-good").status == 409
 
 
-def test_the_builtin_root_name_is_the_library_s() -> None:
+def test_the_service_constants_are_the_library_s() -> None:
     from deploytrace.attestations import PUBLIC_GOOD
-    from deploytrace.services import evidence
+    from deploytrace.attestations.verify import KEY_METHOD
+    from deploytrace.services import trust
 
-    assert evidence.PUBLIC_GOOD == PUBLIC_GOOD
+    assert trust.PUBLIC_GOOD == PUBLIC_GOOD
+    assert trust.KEY_METHOD == KEY_METHOD

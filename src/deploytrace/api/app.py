@@ -7,7 +7,16 @@ import os
 from fastapi import FastAPI
 
 from deploytrace import __version__
-from deploytrace.api import deployments, environments, errors, evidence, health, tenancy
+from deploytrace.api import (
+    artifacts,
+    attestations,
+    deployments,
+    environments,
+    errors,
+    health,
+    tenancy,
+    trust,
+)
 from deploytrace.api.limits import BodyLimit, CleanUrl
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
@@ -29,7 +38,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(environments.environments_router)
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
-    app.include_router(evidence.router)
+    app.include_router(attestations.router)
+    app.include_router(artifacts.router)
+    app.include_router(trust.router)
     app.include_router(tenancy.router)
     mount_dashboard(app)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
-from deploytrace.api.evidence import Evidence
+from deploytrace.api.evidence_schema import Evidence
 from deploytrace.api.records import DeploymentRecord
 from deploytrace.services import deployments
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from deploytrace.errors import Conflict, InvalidInput, NotFound
-from deploytrace.services import audit, evidence, pagination, validation
+from deploytrace.services import artifacts, audit, pagination, validation
 from deploytrace.services.context import Action, Actor
+from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
-from deploytrace.storage import evidence as evidence_store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
 
@@ -171,7 +171,7 @@ def _deploy(
         return beat
     # Records never change artifact, so the evidence is checked once, here, when
     # a record is created; its heartbeats need no new check.
-    evidence.require_attested(conn, actor.org_id, req.digest, req.kind)
+    artifacts.require_attested(conn, actor.org_id, req.digest, req.kind)
     new = new_id()
     previous = None
     if active is not None:
@@ -269,7 +269,7 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
         if query.project_version is not None and query.project is None:
             raise InvalidInput("a project version filter needs a project")
         if query.project is not None:
-            condition = evidence_store.project_filter(
+            condition = artifact_store.project_filter(
                 conn,
                 actor.org_id,
                 query.project,
@@ -289,9 +289,9 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
 @dataclass(frozen=True)
 class Described:
     record: store.RecordRow
-    attestations: list[evidence_store.RefRow]
+    attestations: list[artifacts.EvidenceEntry]
     attestations_next_cursor: str | None
-    summary: evidence.Summary
+    summary: artifacts.Summary
 
 
 def describe(
@@ -313,8 +313,8 @@ def describe(
         row = store.get(conn, actor.org_id, parsed)
         if row is None:
             raise NotFound(f"deployment record {record_id!r} not found")
-        refs, refs_next = evidence.evidence_page(
+        refs, refs_next = artifacts.evidence_page(
             conn, actor.org_id, row.artifact_digest, limit=size, cursor=attestations_cursor
         )
-        summary = evidence.summary(conn, actor.org_id, row.artifact_digest)
+        summary = artifacts.summary(conn, actor.org_id, row.artifact_digest)
     return Described(row, refs, refs_next, summary)
