@@ -190,3 +190,17 @@ def test_the_service_constants_are_the_library_s() -> None:
 
     assert trust.PUBLIC_GOOD == PUBLIC_GOOD
     assert trust.KEY_METHOD == KEY_METHOD
+
+
+def test_a_certificate_key_of_unknown_type_is_invalid_not_an_error(api: ApiHarness) -> None:
+    """Found by the fuzzer: an unknown key algorithm made verification raise (HTTP 500)."""
+    path = "sigstore-conformance/happy-path-intoto-in-dsse-v3.bundle.sigstore.json"
+    bundle = json.loads(corpus(path))
+    der = base64.b64decode(bundle["verificationMaterial"]["certificate"]["rawBytes"])
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
+    assert der.count(ec_public_key) == 1
+    unknown = der.replace(ec_public_key, bytes.fromhex("06072a8648ce3d0209"))
+    bundle["verificationMaterial"]["certificate"]["rawBytes"] = base64.b64encode(unknown).decode()
+    r = api.push(json.dumps(bundle).encode())
+    assert r.status == 422, r.body
+    assert "no supported type" in r.json()["error"]["message"]
