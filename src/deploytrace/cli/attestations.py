@@ -11,8 +11,13 @@ import click
 from deploytrace.cli import output
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
+from deploytrace.vocabulary import VerificationStatus
 
-VERIFY = {"verified": "verified", "unverified": "unverified", "invalid": "INVALID"}
+VERIFY = {
+    VerificationStatus.VERIFIED: "verified",
+    VerificationStatus.UNVERIFIED: "unverified",
+    VerificationStatus.INVALID: "INVALID",
+}
 
 
 def predicate(value: str) -> str:

@@ -115,6 +115,7 @@ class Recheck:
 
 
 def verdict_of(row: store.AttestationRow) -> Verdict:
+    """The verdict a stored attestation carries."""
     return Verdict(
         VerificationStatus(row.verification_status),
         row.verification_method,

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from deploytrace.storage.attestations import AttestationRow, attestations, row_of, summary_query
 from deploytrace.storage.base import BigSerial, insert_ignoring_conflicts, metadata
 from deploytrace.storage.projects import project_versions, projects
+from deploytrace.vocabulary import ArtifactRole
 
 artifact_refs = Table(
     "artifact_refs",
@@ -71,7 +72,7 @@ artifact_owners = Table(
 )
 
 # The roles that attest an artifact (a build input does not).
-ATTESTING_ROLES = ("subject", "material")
+ATTESTING_ROLES = (ArtifactRole.SUBJECT, ArtifactRole.MATERIAL)
 
 
 @dataclass(frozen=True)
