@@ -41,6 +41,12 @@ class NotFound(DeploytraceError):
     code = "not_found"
 
 
+class Ambiguous(InvalidInput):
+    """A short id or digest prefix that matches more than one thing."""
+
+    code = "ambiguous"
+
+
 class NotAttested(NotFound):
     """No attestation of the organization attests the artifact (still not found: 404, exit 3)."""
 
@@ -51,6 +57,12 @@ class Conflict(DeploytraceError):
     """The request contradicts the current state."""
 
     code = "conflict"
+
+
+class StaleReport(Conflict):
+    """A report observed before what its slot or scope already knows (SPEC §7 Order)."""
+
+    code = "stale_report"
 
 
 class Unauthenticated(DeploytraceError):
@@ -77,9 +89,11 @@ BY_CODE: dict[str, type[DeploytraceError]] = {
         DeploytraceError,
         InvalidInput,
         PayloadTooLarge,
+        Ambiguous,
         NotFound,
         NotAttested,
         Conflict,
+        StaleReport,
         Unauthenticated,
         Forbidden,
         Unavailable,

@@ -14,10 +14,12 @@ from deploytrace.api import (
     environments,
     errors,
     health,
+    snapshots,
     tenancy,
     trust,
 )
 from deploytrace.api.limits import BodyLimit, CleanUrl
+from deploytrace.api.routing import ReadRouting
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
 from deploytrace.settings import Settings
@@ -38,11 +40,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(environments.environments_router)
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
+    app.include_router(snapshots.router)
     app.include_router(attestations.router)
     app.include_router(artifacts.router)
     app.include_router(trust.router)
     app.include_router(tenancy.router)
     mount_dashboard(app)
+    if runtime.db.replica is not None:
+        app.add_middleware(ReadRouting)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     app.add_middleware(CleanUrl)
     return app
@@ -53,4 +58,5 @@ def server_app() -> FastAPI:
     settings = Settings.from_env(dict(os.environ))
     if not settings.database_url:
         raise SystemExit("DEPLOYTRACE_DATABASE_URL is not set")
-    return create_app(Runtime(db=Database(settings.database_url, settings), settings=settings))
+    db = Database(settings.database_url, settings, read_url=settings.database_read_url)
+    return create_app(Runtime(db=db, settings=settings))

@@ -30,6 +30,13 @@ def _database(state: State, url: str | None) -> Database:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--database-url", default=None, help=_URL_HELP)
 @click.option(
+    "--database-read-url",
+    default=None,
+    help="A PostgreSQL streaming replica of the database for reads (postgresql+psycopg://...); "
+    "reads fall back to the database when it is down or lags more than "
+    "DEPLOYTRACE_READ_MAX_LAG seconds [env DEPLOYTRACE_DATABASE_READ_URL].",
+)
+@click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
 )
 @click.option(
@@ -40,7 +47,13 @@ def _database(state: State, url: str | None) -> Database:
 )
 @common_options
 def server(
-    state: State, host: str, port: int, database_url: str | None, workers: int, log_level: str
+    state: State,
+    host: str,
+    port: int,
+    database_url: str | None,
+    database_read_url: str | None,
+    workers: int,
+    log_level: str,
 ) -> None:
     import uvicorn
 
@@ -48,10 +61,17 @@ def server(
     from deploytrace.storage.db import Database
 
     url = database_url or state.settings.database_url or state.settings.embedded_database_url
-    db = Database(url, state.settings)
+    read_url = database_read_url or state.settings.database_read_url
+    # Refuse a read URL that cannot work before serving anything; a replica that
+    # is merely down is fine (reads use the primary until it is back).
+    db = Database(url, state.settings, read_url=read_url)
     migrate.upgrade(db)  # safe with several replicas starting at once (advisory lock)
     db.dispose()
     os.environ["DEPLOYTRACE_DATABASE_URL"] = db.url
+    if read_url:
+        os.environ["DEPLOYTRACE_DATABASE_READ_URL"] = read_url
+    else:
+        os.environ.pop("DEPLOYTRACE_DATABASE_READ_URL", None)
     uvicorn.run(
         "deploytrace.api.app:server_app",
         factory=True,

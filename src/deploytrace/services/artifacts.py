@@ -14,8 +14,10 @@ from deploytrace.errors import InvalidInput, NotAttested, NotFound
 from deploytrace.services import pagination
 from deploytrace.services.attestations import Verdict, verdict_of
 from deploytrace.services.context import Action, Actor
+from deploytrace.services.records import Record, cursor_of, decode_cursor
 from deploytrace.storage import artifacts as store
 from deploytrace.storage import deployments as deployment_store
+from deploytrace.storage.base import utcnow
 from deploytrace.storage.db import Database
 from deploytrace.vocabulary import ArtifactRole, Kind
 
@@ -51,7 +53,7 @@ class Trace:
     attestations: list[EvidenceEntry]
     attestations_next_cursor: str | None
     summary: Summary
-    deployments: list[deployment_store.RecordRow]
+    deployments: list[Record]
     deployments_next_cursor: str | None
 
 
@@ -138,7 +140,8 @@ def trace(
     actor.require(Action.READ)
     digest = digests.parse(digest)
     size = pagination.limit(limit)
-    before = pagination.decode(deployments_cursor, int)
+    before = decode_cursor(deployments_cursor)
+    now = utcnow()
     with db.read() as conn:
         refs, refs_next = evidence_page(
             conn, actor.org_id, digest, limit=size, cursor=attestations_cursor
@@ -146,11 +149,18 @@ def trace(
         records = deployment_store.list_page(
             conn,
             deployment_store.Filters(org_id=actor.org_id, digest=digest, history=True),
-            before_seq=before,
+            before=before,
             limit=size + 1,
         )
         if not refs and not records and attestations_cursor is None and before is None:
             raise NotFound(f"artifact {digest} not found: no attestation or deployment names it")
         owners = summary(conn, actor.org_id, digest)
-    found = pagination.page(records, size, lambda r: r.seq)
-    return Trace(digest, refs, refs_next, owners, found.items, found.next_cursor)
+    found = pagination.page(records, size, cursor_of)
+    return Trace(
+        digest,
+        refs,
+        refs_next,
+        owners,
+        [Record.of(r, now) for r in found.items],
+        found.next_cursor,
+    )

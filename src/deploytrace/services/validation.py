@@ -17,6 +17,7 @@ _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 MAX_DESCRIPTION = 1024
 MAX_ARTIFACT_NAME = 512
 MAX_ARTIFACT_VERSION = 256
+MAX_CI_FIELD = 2048
 
 
 def dns_label(value: str, what: str) -> str:
@@ -95,3 +96,14 @@ def duration(value: str) -> dt.timedelta:
     if span <= dt.timedelta(0) or span > dt.timedelta(days=3660):
         raise InvalidInput(f"invalid duration {value!r}: between 1s and 10 years")
     return span
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest `1d2h`-style spelling of a whole number of seconds."""
+    parts = []
+    rest = seconds
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or "0s"
