@@ -109,3 +109,12 @@ def test_the_cli_rebuilds_not_attested_and_exits_3(cli: CliRunner) -> None:
     r = cli(*RECORD, "--kind", "CONTAINER_IMAGE", "--digest", digest("unattested"))
     assert r.code == 3
     assert r.err.startswith("error: artifact sha256:") and "not attested" in r.err
+
+
+def test_a_digest_record_takes_its_name_from_the_attestation(gated: ApiHarness) -> None:
+    d = digest("named by its subject")
+    gated.push(statement(d, name="ghcr.io/acme/payments"))
+    rec = gated.record(digest=d).json()
+    assert rec["artifact"]["name"] == "ghcr.io/acme/payments"
+    given = gated.record(digest=d, deployment_name="other", artifact_name="mine").json()
+    assert given["artifact"]["name"] == "mine"  # a name given wins

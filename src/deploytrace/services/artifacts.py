@@ -57,14 +57,18 @@ class Trace:
     deployments_next_cursor: str | None
 
 
-def require_attested(conn: Connection, org_id: uuid.UUID, digest: str, kind: Kind | str) -> None:
+def require_attested(
+    conn: Connection, org_id: uuid.UUID, digest: str, kind: Kind | str
+) -> str | None:
     """The gate: only a subject, or a typed material of a compatible kind, attests an artifact.
 
-    Runs in the caller's transaction; raises `NotAttested` (a `NotFound`) saying
-    what evidence there is instead, if any.
+    Runs in the caller's transaction and answers the name the newest attesting subject
+    gives the artifact (None if it names none); raises `NotAttested` (a `NotFound`)
+    saying what evidence there is instead, if any.
     """
-    if store.is_attested(conn, org_id, digest, kind):
-        return
+    attested, name = store.attesting_name(conn, org_id, digest, str(kind))
+    if attested:
+        return name
     found = store.attesting_types(conn, org_id, digest)
     typed = sorted(
         t for role in store.ATTESTING_ROLES for t in found.get(role, set()) if t is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -333,7 +333,10 @@ def _deploy(
     at = _effective_time(req, latest, now, slot)
     # Records never change artifact, so the evidence is checked once, here, when
     # a record is created; its heartbeats need no new check.
-    artifacts.require_attested(conn, actor.org_id, req.digest, req.kind)
+    named = artifacts.require_attested(conn, actor.org_id, req.digest, req.kind)
+    if req.artifact_name is None and named:
+        # `--digest` without `--artifact-name`: the attestation's subject names it.
+        req = replace(req, artifact_name=validation.clip(named, validation.MAX_ARTIFACT_NAME))
     new = new_id()
     previous = None
     slot = store.ensure_slot(conn, slot, now)

@@ -156,6 +156,31 @@ def is_attested(conn: Connection, org_id: uuid.UUID, digest: str, kind: str) -> 
     return bool(conn.scalar(_IS_ATTESTED, {"org": org_id, "digest": digest, "kind": kind}))
 
 
+# The gate and the name in one look-up: the newest attesting reference, subjects
+# (which carry the artifact's name) before materials.
+_ATTESTING_NAME = (
+    select(r.c.name)
+    .where(
+        r.c.org_id == bindparam("org"),
+        r.c.digest == bindparam("digest"),
+        r.c.role.in_(ATTESTING_ROLES),
+        or_(r.c.material_type.is_(None), r.c.material_type == bindparam("kind")),
+    )
+    .order_by(
+        (r.c.role == ArtifactRole.SUBJECT).desc(), r.c.name.is_(None), r.c.attestation_seq.desc()
+    )
+    .limit(1)
+)
+
+
+def attesting_name(
+    conn: Connection, org_id: uuid.UUID, digest: str, kind: str
+) -> tuple[bool, str | None]:
+    """(is it attested for `kind`, the name its newest attesting subject gives it)."""
+    row = conn.execute(_ATTESTING_NAME, {"org": org_id, "digest": digest, "kind": kind}).first()
+    return (row is not None, row.name if row is not None else None)
+
+
 def attested_among(conn: Connection, org_id: uuid.UUID, digests: list[str], kind: str) -> set[str]:
     """Which of `digests` are attested for `kind` (`is_attested` for many at once)."""
     found: set[str] = set()
