@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from deploytrace.errors import Conflict, InvalidInput, NotFound
 from deploytrace.services import audit, pagination, validation
+from deploytrace.services import contents as contents_index
 from deploytrace.services.context import Action, Actor
 from deploytrace.storage import deployments as deployment_store
 from deploytrace.storage import evidence as store
@@ -173,6 +174,7 @@ def push(
         _name(project, "project"),
         _name(project_version, "project version"),
     )
+    plan = contents_index.Plan([] if dry_run else [n.att for n in named])
     with db.write() as conn:
         rows = store.get_attestations(conn, actor.org_id, [n.att.digest for n in named])
         fresh = {n.att.digest: n for n in named if n.att.digest not in rows}
@@ -199,9 +201,11 @@ def push(
                 rows[digest] = found
                 continue
             rows[digest] = row
+            plan.index(conn, actor.org_id, row.seq, item.att)
             changes.append(_pushed(item, verdicts[digest]))
         if changes:
             audit.append_many(conn, actor.org_id, actor.name, changes)
+    plan.complete(db)
     return PushResult([rows[n.att.digest] for n in named], len(changes))
 
 
