@@ -7,7 +7,7 @@ import os
 from fastapi import FastAPI
 
 from deploytrace import __version__
-from deploytrace.api import deployments, environments, errors, evidence, health, tenancy
+from deploytrace.api import deployments, environments, errors, evidence, health, search, tenancy
 from deploytrace.api.limits import BodyLimit, CleanUrl
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
@@ -31,6 +31,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(evidence.router)
     app.include_router(tenancy.router)
+    app.include_router(search.router)
     mount_dashboard(app)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     app.add_middleware(CleanUrl)

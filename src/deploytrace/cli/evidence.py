@@ -11,6 +11,7 @@ import click
 from deploytrace.cli import output
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
+from deploytrace.cli.search import search
 
 _VERIFY = {"verified": "verified", "unverified": "unverified", "invalid": "INVALID"}
 
@@ -171,6 +172,9 @@ def describe(state: State, digest: str, content: bool) -> None:
 @click.group(help="Trace artifacts to their evidence and deployments.")
 def artifact() -> None:
     pass
+
+
+artifact.add_command(search)
 
 
 @artifact.command(

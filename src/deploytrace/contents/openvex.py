@@ -53,6 +53,8 @@ def extract(doc: dict[str, Any]) -> Contents:
                     justification=common.text(entry.get("justification")),
                 )
             )
+    # Products without a digest all mean "the subject": one statement for them.
+    found.statements = list(dict.fromkeys(found.statements))
     return found
 
 

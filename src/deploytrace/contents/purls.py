@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from packageurl import PackageURL
+from packageurl import PackageURL, normalize
 
 from deploytrace.errors import InvalidInput
 
@@ -41,13 +41,21 @@ def query(text: str) -> PurlQuery:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _key(purl: str) -> tuple[str, str, str, str | None] | None:
-    # The same base-image packages recur in SBOM after SBOM: the cache spares
-    # packageurl's parse (tens of microseconds) for all but the first.
+    # packageurl's parse is most of what reading a big SBOM costs. Parsed without
+    # normalizing, the components are then normalized once, qualifiers left out
+    # (the index does not key on them): the same result for half the work. The
+    # cache spares the base-image packages that recur in SBOM after SBOM.
     try:
-        parsed = PackageURL.from_string(purl)
+        raw = PackageURL.from_string(purl, normalize_purl=False)
+        type_, namespace, name, version, _, _ = normalize(
+            raw.type, raw.namespace, raw.name, raw.version, None, None, encode=False
+        )
     except ValueError:
         return None
-    return parsed.type, (parsed.namespace or "").lower(), parsed.name.lower(), parsed.version
+    if not isinstance(type_, str) or not isinstance(name, str) or not name:
+        return None
+    ns = namespace.lower() if isinstance(namespace, str) else ""
+    return type_, ns, name.lower(), version if isinstance(version, str) else None
 
 
 def _text(value: Any) -> str | None:

@@ -1,13 +1,14 @@
 """Indexing what attestations say about artifact contents: at push, after it, and later.
 
 Extraction (`deploytrace.contents`, CPU work) runs before the push transaction
-opens. In the transaction, an attestation with up to `CHUNK_ROWS` index rows is
-indexed with the rest of the push; a bigger one (a 100,000-component SBOM) is
-only marked `pending` there, and its rows are written after the push commits,
-in chunks of `CHUNK_ROWS`, each chunk its own short transaction: no write lock
-(SQLite's, or the org's audit head on PostgreSQL) is held longer than a normal
-push holds it. Should the process stop in between, the attestation stays
-`pending` and `repair` (server start, `db reindex`) finishes it.
+opens. In the transaction, an attestation with up to `storage.contents.CHUNK_ROWS`
+index rows is indexed with the rest of the push (before the audit append that
+locks the org's head); a bigger one (a 100,000-component SBOM) is only marked
+`pending` there, and its rows are written after the push commits, in chunks,
+each chunk its own short transaction: no write lock (SQLite's, or the org's
+audit head on PostgreSQL) is held longer than a normal push holds it. Should
+the process stop in between, the attestation stays `pending` and `repair`
+(server start, `db reindex`) finishes it.
 
 `reindex` indexes attestations stored before the index existed (no state row),
 or every attestation again after the extractor changed.
@@ -187,13 +188,10 @@ def repair(db: Database) -> int:
         item = loaded[0]
         contents, subjects = _read_stored(item.content, scratch)
         rows = store.build_rows(item.org_id, seq, subjects, contents)
-        run = store.Pending(
-            item.org_id,
-            seq,
-            uuid.uuid4(),
-            [rows[i : i + store.CHUNK_ROWS] for i in range(0, len(rows), store.CHUNK_ROWS)] or [[]],
-        )
         with db.write() as conn:
+            run = store.Pending(
+                item.org_id, seq, uuid.uuid4(), store.chunked(rows, store.chunk_rows(conn))
+            )
             taken = store.take_over(conn, run, token)
         if taken:
             complete(db, [run])
