@@ -65,13 +65,14 @@ def _where(hit: dict[str, Any]) -> str:
     return _safe(shown + (f" (+{len(places) - 3})" if len(places) > 3 else ""))
 
 
+# Where it runs is the question; the columns that answer it go last when narrow.
 _COLUMNS: list[output.Column] = [
-    ("ARTIFACT", _artifact, 8),
-    ("DIGEST", lambda h: output.short_digest(h["artifact"]["digest"]), 6),
-    ("MATCH", _matches, 9),
-    ("SEVERITY", _severity, 5),
-    ("RUNNING", _where, 7),
-    ("VEX", lambda h: "suppressed" if h["suppressed"] else "-", 3),
+    ("ARTIFACT", _artifact, 9),
+    ("DIGEST", lambda h: output.short_digest(h["artifact"]["digest"]), 5),
+    ("MATCH", _matches, 8),
+    ("SEVERITY", _severity, 6),
+    ("RUNNING", _where, 10),
+    ("VEX", lambda h: "suppressed" if h["suppressed"] else "-", 4),
 ]
 
 
