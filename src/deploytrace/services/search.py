@@ -179,16 +179,20 @@ def search(db: Database, actor: Actor, query: Query) -> pagination.Page[Hit]:
             return pagination.Page([], None)
         rows = store.matches(conn, wanted, digests)
         records = store.records(conn, actor.org_id, digests, window)
-        seqs = sorted({row.attestation_seq for row in rows})
         vex_rows = (
             store.vex(conn, actor.org_id, digests, sorted({r.vuln_id for r in rows if r.vuln_id}))
             if wanted.findings
             else []
         )
-        seqs = sorted(set(seqs) | {v.attestation_seq for v in vex_rows})
-        info = store.attestation_info(conn, actor.org_id, seqs)
-        unnamed = [d for d in digests if not any(r.artifact_digest == d for r in records)]
+        # An artifact is named by its newest record in the window; failing that (it runs
+        # nowhere then, or was recorded by digest alone) by its newest record at all,
+        # else by the subject of the attestation that matched.
+        named = {r.artifact_digest for r in records if r.artifact_name}
+        unnamed = [d for d in digests if d not in named]
         names = store.names(conn, actor.org_id, unnamed) if unnamed else {}
+        seqs = {v.attestation_seq for v in vex_rows}
+        seqs |= {r.attestation_seq for r in rows if r.artifact_digest in unnamed}
+        info = store.attestation_info(conn, actor.org_id, sorted(seqs)) if seqs else {}
     hits = _assemble(digests, rows, records, vex_rows, info, names)
     if not query.include_suppressed:
         hits = [_unsuppressed(h) for h in hits]
@@ -216,15 +220,13 @@ def _assemble(
             hit.name, hit.version = record.artifact_name, record.artifact_version
         hit.records.append(record)
     for digest, (name, version) in names.items():
-        hits[digest].name, hits[digest].version = name, version
+        if name:
+            hits[digest].name, hits[digest].version = name, version
     statements: dict[tuple[str, str], list[store.VexRow]] = {}
     for v in vex_rows:
         statements.setdefault((v.product_digest, v.vuln_id), []).append(v)
     seen: set[tuple[object, ...]] = set()
     for row in rows:
-        attestation = info.get(row.attestation_seq)
-        if attestation is None:
-            continue
         key = (
             row.artifact_digest,
             row.purl,
@@ -237,7 +239,8 @@ def _assemble(
             continue
         seen.add(key)
         hit = hits[row.artifact_digest]
-        if hit.name is None:
+        attestation = info.get(row.attestation_seq)
+        if hit.name is None and attestation is not None:
             hit.name = _subject_name(attestation, row.artifact_digest)
         suppression = None
         if row.vuln_id is not None:
@@ -251,7 +254,7 @@ def _assemble(
                 version=row.version,
                 vulnerability=row.vulnerability,
                 severity=row.severity,
-                attestation=attestation.digest,
+                attestation=row.attestation,
                 suppression=suppression,
             )
         )

@@ -4,10 +4,14 @@ artifact digest, as attestations state them, and each attestation's indexing sta
 One row per (artifact digest, attestation, entry): the digest is the one the
 attestation's subject names (or, for Chainloop materials, the material's). Keys
 are stored lower-cased in their own columns (no expression indexes), so one
-b-tree `(org, name, type, namespace, version, digest)` answers a purl search, a
-versionless purl search, a component-name search and the distinct versions a
-version range is checked against, as range scans. Findings are keyed by
-upper-cased advisory id, one row per id a finding is known by (aliases too).
+b-tree `(org, name, digest, type, namespace, version)` answers a purl search
+(with or without version), a component-name search and the distinct versions a
+version range is checked against. Its digest order is the order of the result
+pages: the first page of "which artifacts contain openssl" stops after the
+first artifacts that run, however many artifacts contain it, and type,
+namespace and version are checked in the index itself. Findings are keyed the
+same way by upper-cased advisory id, one row per id a finding is known by
+(aliases too).
 
 An attestation whose rows fit in one chunk is indexed inside its push
 transaction; a bigger one is marked `pending` there and indexed after the push
@@ -88,10 +92,10 @@ contents_components = Table(
         "ix_contents_components_key",
         "org_id",
         "purl_name",
+        "artifact_digest",
         "purl_type",
         "purl_namespace",
         "version",
-        "artifact_digest",
     ),
     Index("ix_contents_components_org_id_artifact_digest", "org_id", "artifact_digest"),
     Index("ix_contents_components_attestation_seq", "attestation_seq"),
@@ -112,7 +116,16 @@ contents_findings = Table(
     Column("version", String(255)),
     Column("purl", Text),
     Column("name", Text),
-    Index("ix_contents_findings_key", "org_id", "vuln_id", "artifact_digest"),
+    Index(
+        "ix_contents_findings_key",
+        "org_id",
+        "vuln_id",
+        "artifact_digest",
+        "purl_name",
+        "purl_type",
+        "purl_namespace",
+        "version",
+    ),
     Index("ix_contents_findings_org_id_artifact_digest", "org_id", "artifact_digest"),
     Index("ix_contents_findings_attestation_seq", "attestation_seq"),
 )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, func, or_, select, true
 
 from deploytrace.storage import deployments as deployment_store
 from deploytrace.storage.contents import contents_components, contents_findings, contents_vex
@@ -101,20 +101,20 @@ def artifacts(
     """Digests of matching artifacts, in digest order after `after`; only those with
     a record in the window unless `everywhere`."""
     t = criteria.table
-    digests = (
-        select(t.c.artifact_digest.label("digest"))
+    query = (
+        select(t.c.artifact_digest)
         .where(*criteria.conditions())
         .distinct()
-        .subquery()
+        .order_by(t.c.artifact_digest)
+        .limit(limit)
     )
-    query = select(digests.c.digest).order_by(digests.c.digest).limit(limit)
     if after is not None:
-        query = query.where(digests.c.digest > after)
+        query = query.where(t.c.artifact_digest > after)
     if not everywhere:
         query = query.where(
             exists().where(
                 r.c.org_id == criteria.org_id,
-                r.c.artifact_digest == digests.c.digest,
+                r.c.artifact_digest == t.c.artifact_digest,
                 window.condition(),
             )
         )
@@ -125,6 +125,7 @@ def artifacts(
 class MatchRow:
     artifact_digest: str
     attestation_seq: int
+    attestation: str  # its digest
     purl: str | None
     name: str | None
     version: str | None
@@ -137,10 +138,12 @@ class MatchRow:
 
 
 def matches(conn: Connection, criteria: Criteria, digests: Sequence[str]) -> list[MatchRow]:
+    """The matching rows of `digests`, with the digest of the attestation of each."""
     t = criteria.table
     columns: list[Any] = [
         t.c.artifact_digest,
         t.c.attestation_seq,
+        attestations.c.digest.label("attestation"),
         t.c.purl,
         t.c.name,
         t.c.version,
@@ -152,6 +155,7 @@ def matches(conn: Connection, criteria: Criteria, digests: Sequence[str]) -> lis
         columns += [t.c.vulnerability, t.c.vuln_id, t.c.severity]
     query = (
         select(*columns)
+        .join(attestations, attestations.c.seq == t.c.attestation_seq)
         .where(*criteria.conditions(), t.c.artifact_digest.in_(digests))
         .order_by(t.c.artifact_digest, t.c.attestation_seq, t.c.purl_name, t.c.version)
     )
@@ -162,6 +166,7 @@ def matches(conn: Connection, criteria: Criteria, digests: Sequence[str]) -> lis
             MatchRow(
                 artifact_digest=m["artifact_digest"],
                 attestation_seq=int(m["attestation_seq"]),
+                attestation=m["attestation"],
                 purl=m["purl"],
                 name=m["name"],
                 version=m["version"],
@@ -191,18 +196,23 @@ def records(
 def names(
     conn: Connection, org_id: uuid.UUID, digests: Sequence[str]
 ) -> dict[str, tuple[str | None, str | None]]:
-    """The artifact name and version of each digest's newest record, whatever its status."""
-    found: dict[str, tuple[str | None, str | None]] = {}
-    for digest in digests:
-        row = conn.execute(
-            select(r.c.artifact_name, r.c.artifact_version)
-            .where(r.c.org_id == org_id, r.c.artifact_digest == digest)
-            .order_by(r.c.seq.desc())
-            .limit(1)
-        ).first()
-        if row is not None:
-            found[digest] = (row.artifact_name, row.artifact_version)
-    return found
+    """The artifact name and version of each digest's newest named record, any status."""
+    newest = (
+        select(r.c.artifact_digest, func.max(r.c.seq).label("seq"))
+        .where(
+            r.c.org_id == org_id,
+            r.c.artifact_digest.in_(digests),
+            r.c.artifact_name.is_not(None),
+        )
+        .group_by(r.c.artifact_digest)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(r.c.artifact_digest, r.c.artifact_name, r.c.artifact_version).join(
+            newest, newest.c.seq == r.c.seq
+        )
+    )
+    return {row.artifact_digest: (row.artifact_name, row.artifact_version) for row in rows}
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_contents_components_key",
         "contents_components",
-        ["org_id", "purl_name", "purl_type", "purl_namespace", "version", "artifact_digest"],
+        ["org_id", "purl_name", "artifact_digest", "purl_type", "purl_namespace", "version"],
     )
     op.create_index(
         "ix_contents_components_org_id_artifact_digest",
@@ -76,7 +76,17 @@ def upgrade() -> None:
         sa.Column("name", sa.Text),
     )
     op.create_index(
-        "ix_contents_findings_key", "contents_findings", ["org_id", "vuln_id", "artifact_digest"]
+        "ix_contents_findings_key",
+        "contents_findings",
+        [
+            "org_id",
+            "vuln_id",
+            "artifact_digest",
+            "purl_name",
+            "purl_type",
+            "purl_namespace",
+            "version",
+        ],
     )
     op.create_index(
         "ix_contents_findings_org_id_artifact_digest",
