@@ -8,7 +8,8 @@ by `admin bootstrap`), filled by COPY (`load` below: `size / per-artifact` artif
 attested, recorded once in production (30% still deployed, the rest superseded), with
 `per-artifact` components drawn from a fixed pool of 5,000 packages (the 30 base
 packages in nearly every artifact, a long tail for the rest), 10 findings each, and
-log4j-core 2.14.1 in 1% of artifacts with CVE-2021-44228), then one `deploytrace server`
+log4j-core 2.14.1 with CVE-2021-44228 in 20 artifacts at every size, so that a query has
+the same answer at both sizes and only the index grows), then one `deploytrace server`
 and one client on loopback timing `--calls` sequential calls (after 20 warm-up calls) of
 GET /v1/search:
 
@@ -59,6 +60,7 @@ from loader import _attestation_row, _copy_attestations
 POOL = 5_000
 BASE = 30  # base-image packages, in (nearly) every artifact
 FINDINGS = 10
+VULNERABLE = 20  # artifacts with log4j-core 2.14.1, whatever the size: the same answer
 LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core"
 LOG4SHELL = "CVE-2021-44228"
 QUERIES: dict[str, dict[str, str]] = {
@@ -138,7 +140,7 @@ def load(dsn: str, components: int, per_artifact: int, seed: int = 7) -> dict[st
                 for i in sorted(chosen):
                     t, ns, name, version, purl = package(i, k % 4)
                     comps.write_row((org, d, seq, name, t, ns, version, purl, name))
-                log4j = "2.14.1" if k % 100 == 3 else "2.17.1" if k % 100 == 4 else "2.20.0"
+                log4j = "2.14.1" if k < VULNERABLE else "2.17.1" if k < 2 * VULNERABLE else "2.20.0"
                 comps.write_row(
                     (org, d, seq, "log4j-core", "maven", "org.apache.logging.log4j", log4j,
                      f"{LOG4J}@{log4j}", "log4j-core")
@@ -156,7 +158,7 @@ def load(dsn: str, components: int, per_artifact: int, seed: int = 7) -> dict[st
                     found.write_row(
                         (org, d, seq, cve, cve, "high", name, t, ns, version, purl, name)
                     )
-                if k % 100 == 3:
+                if k < VULNERABLE:
                     vulnerable += 1
                     found.write_row(
                         (org, d, seq, LOG4SHELL, LOG4SHELL, "critical", "log4j-core", "maven",
@@ -169,7 +171,7 @@ def load(dsn: str, components: int, per_artifact: int, seed: int = 7) -> dict[st
         ) as records:
             for k in range(artifacts):
                 created = now - dt.timedelta(days=365) + dt.timedelta(seconds=k * 60)
-                live = k % 100 == 3 or rnd.random() < 0.3  # log4shell runs somewhere
+                live = k < VULNERABLE or rnd.random() < 0.3  # log4shell runs
                 deployed += live
                 ended = None if live else created + dt.timedelta(hours=1)
                 records.write_row(

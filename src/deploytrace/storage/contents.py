@@ -9,7 +9,9 @@ b-tree `(org, name, digest, type, namespace, version)` answers a purl search
 version range is checked against. Its digest order is the order of the result
 pages: the first page of "which artifacts contain openssl" stops after the
 first artifacts that run, however many artifacts contain it, and type,
-namespace and version are checked in the index itself. Findings are keyed the
+namespace and version are checked in the index itself. A second one,
+`(org, name, version, digest)`, keeps a versioned purl (log4j-core@2.14.1 among
+thousands of log4j-core) to the rows of that version. Findings are keyed the
 same way by upper-cased advisory id, one row per id a finding is known by
 (aliases too).
 
@@ -96,6 +98,15 @@ contents_components = Table(
         "purl_type",
         "purl_namespace",
         "version",
+    ),
+    # A purl with a version, or the versions a range admits: only the rows of those
+    # versions, still in digest order for one version.
+    Index(
+        "ix_contents_components_version",
+        "org_id",
+        "purl_name",
+        "version",
+        "artifact_digest",
     ),
     Index("ix_contents_components_org_id_artifact_digest", "org_id", "artifact_digest"),
     Index("ix_contents_components_attestation_seq", "attestation_seq"),

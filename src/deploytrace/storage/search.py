@@ -16,7 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Index,
+    Table,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 
 from deploytrace.storage import deployments as deployment_store
 from deploytrace.storage.contents import contents_components, contents_findings, contents_vex
@@ -79,14 +91,41 @@ class Criteria:
 
 
 def versions(conn: Connection, criteria: Criteria) -> list[str]:
-    """The distinct versions of what the criteria name (a range is checked against them)."""
+    """The distinct versions of what the criteria name (a range is checked against them).
+
+    For components, a skip scan of `(org, name, version, digest)`: one index probe per
+    distinct version (a recursive CTE), not one row per artifact; a superset when the
+    criteria also name a type or namespace (the page query applies those).
+    """
     t = criteria.table
-    query = (
-        select(t.c.version)
-        .where(*criteria.conditions(with_versions=False), t.c.version.is_not(None))
-        .distinct()
+    if criteria.findings or criteria.name is None:
+        query = (
+            select(t.c.version)
+            .where(*criteria.conditions(with_versions=False), t.c.version.is_not(None))
+            .distinct()
+        )
+        return [v for v in conn.scalars(query) if v is not None]
+    same = (t.c.org_id == criteria.org_id, t.c.purl_name == criteria.name)
+    first = select(func.min(t.c.version).label("version")).where(*same)
+    walk = first.cte("walk", recursive=True)
+    following = (
+        select(func.min(t.c.version)).where(*same, t.c.version > walk.c.version).scalar_subquery()
     )
-    return [v for v in conn.scalars(query) if v is not None]
+    walk = walk.union_all(select(following).where(walk.c.version.is_not(None)))
+    found = conn.scalars(select(walk.c.version).where(walk.c.version.is_not(None)))
+    return [v for v in found if v is not None]
+
+
+# `now`: is the digest deployed anywhere. Only active records are in this index, so
+# the check reads no history however long it grows (defined here, with the search
+# it serves; created by migration 0005).
+Index(
+    "ix_deployment_records_active_org_digest",
+    r.c.org_id,
+    r.c.artifact_digest,
+    postgresql_where=text("status = 'deployed'"),
+    sqlite_where=text("status = 'deployed'"),
+)
 
 
 def artifacts(

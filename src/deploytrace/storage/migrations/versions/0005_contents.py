@@ -56,6 +56,11 @@ def upgrade() -> None:
         ["org_id", "purl_name", "artifact_digest", "purl_type", "purl_namespace", "version"],
     )
     op.create_index(
+        "ix_contents_components_version",
+        "contents_components",
+        ["org_id", "purl_name", "version", "artifact_digest"],
+    )
+    op.create_index(
         "ix_contents_components_org_id_artifact_digest",
         "contents_components",
         ["org_id", "artifact_digest"],
@@ -109,6 +114,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_contents_vex_key", "contents_vex", ["org_id", "product_digest", "vuln_id"])
     op.create_index("ix_contents_vex_attestation_seq", "contents_vex", ["attestation_seq"])
+    op.create_index(
+        "ix_deployment_records_active_org_digest",
+        "deployment_records",
+        ["org_id", "artifact_digest"],
+        postgresql_where=sa.text("status = 'deployed'"),
+        sqlite_where=sa.text("status = 'deployed'"),
+    )
     op.create_table(
         "attestation_contents",
         sa.Column(
@@ -137,6 +149,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deployment_records_active_org_digest", table_name="deployment_records")
     op.drop_table("attestation_contents")
     op.drop_table("contents_vex")
     op.drop_table("contents_findings")
