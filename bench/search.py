@@ -319,7 +319,8 @@ def run_size(size: int, a: argparse.Namespace, index: int) -> dict[str, Any]:
         for name, cap in zip(QUERIES, capture_requests(url, token, one), strict=True):
             plans = []
             for statement, params in cap.statements:
-                if statement.lstrip().upper().startswith("SELECT") and "contents_" in statement:
+                head = statement.lstrip().upper()
+                if head.startswith(("SELECT", "WITH")) and "contents_" in statement:
                     plan, ms = explain(pg, database, statement, params)
                     plans.append((" ".join(statement.split()), plan, ms))
             result["plans"][name] = plans
