@@ -47,6 +47,12 @@ class Ambiguous(InvalidInput):
     code = "ambiguous"
 
 
+class NotAttested(NotFound):
+    """No attestation of the organization attests the artifact (still not found: 404, exit 3)."""
+
+    code = "not_attested"
+
+
 class Conflict(DeploytraceError):
     """The request contradicts the current state."""
 
@@ -95,6 +101,7 @@ BY_CODE: dict[str, type[DeploytraceError]] = {
         PayloadTooLarge,
         Ambiguous,
         NotFound,
+        NotAttested,
         Conflict,
         StaleReport,
         Unauthenticated,

@@ -78,7 +78,7 @@ def main() -> None:
         db = Database(f"sqlite:///{tmp}/m.db")
         migrate.upgrade(db)
         actor = tenancy.local_actor(db)
-        from deploytrace.services import environments, evidence
+        from deploytrace.services import attestations, environments
 
         environments.environments.create(db, actor, "k8s-east", None)
         for path in (
@@ -98,7 +98,7 @@ def main() -> None:
                     statement = doc
                 statement["subject"] = [{"name": "x", "digest": {"sha256": RULES_LINT[7:]}}]
                 data = json.dumps(statement).encode()
-            evidence.push(db, actor, data)
+            attestations.push(db, actor, data)
         target = policies.Target(RULES_LINT, "CONTAINER_IMAGE", "k8s-east", "production", "api")
 
         none = timed(lambda: policies.check(db, actor, target), 200)

@@ -274,6 +274,10 @@ def test_example_promotion(gate: ApiHarness) -> None:
     _add(gate, _example("promotion"), lenv="staging")
     _add(gate, _example("promotion"), lenv="development")
     promoted, skipped_staging = digest("promoted"), digest("straight to production")
+    # Staging is gated too: the digest runs in development (the first stage) first.
+    refused_staging = gate.record(digest=promoted, logical_environment="staging")
+    assert refused_staging.status == 422 and refused_staging.error_code == "policy_violation"
+    assert gate.record(digest=promoted, logical_environment="development").status == 201
     assert gate.record(digest=promoted, logical_environment="staging").status == 201
     gate.attest(skipped_staging)
     assert _check(gate, promoted).status == "passed"

@@ -8,14 +8,16 @@ from fastapi import FastAPI
 
 from deploytrace import __version__
 from deploytrace.api import (
+    artifacts,
+    attestations,
     deployments,
     environments,
     errors,
-    evidence,
     health,
     policies,
     snapshots,
     tenancy,
+    trust,
 )
 from deploytrace.api.limits import BodyLimit, CleanUrl
 from deploytrace.api.routing import ReadRouting
@@ -40,7 +42,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
     app.include_router(snapshots.router)
-    app.include_router(evidence.router)
+    app.include_router(attestations.router)
+    app.include_router(artifacts.router)
+    app.include_router(trust.router)
     app.include_router(tenancy.router)
     app.include_router(policies.router)
     mount_dashboard(app)

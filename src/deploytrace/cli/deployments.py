@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Collection
 from typing import Any
 
@@ -13,6 +12,7 @@ from deploytrace.cli import lists, output
 from deploytrace.cli.ci import ci_run
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
+from deploytrace.cli.registry import registry_credentials as _registry_credentials
 from deploytrace.cli.sync import sync
 
 
@@ -169,31 +169,6 @@ def show_record(state: State, record: dict[str, Any]) -> None:
 @click.group(help="Record and list which artifact runs where.")
 def deployment() -> None:
     pass
-
-
-def _registry_credentials(
-    server: str | None, username: str | None, password: str | None, password_stdin: bool
-) -> Any:
-    from deploytrace.oci import RegistryCredentials
-
-    server = server or os.environ.get("DEPLOYTRACE_REGISTRY_SERVER") or None
-    username = username or os.environ.get("DEPLOYTRACE_REGISTRY_USERNAME") or None
-    if password_stdin:
-        if password:
-            raise click.UsageError(
-                "--registry-password and --registry-password-stdin exclude each other"
-            )
-        password = sys.stdin.read().rstrip("\r\n")
-    password = password or os.environ.get("DEPLOYTRACE_REGISTRY_PASSWORD") or None
-    given = [v is not None for v in (server, username, password)]
-    if not any(given):
-        return None
-    if not all(given):
-        raise click.UsageError(
-            "registry credentials need all three of --registry-server, --registry-username "
-            "and --registry-password (or their DEPLOYTRACE_REGISTRY_* variables)"
-        )
-    return RegistryCredentials(server=str(server), username=str(username), password=str(password))
 
 
 @deployment.command(help="Record that an artifact runs in a slot, or was decommissioned from it.")

@@ -146,17 +146,17 @@ _COMMANDS = {
     ),
     "deployment": ("deploytrace.cli.deployments", "deployment", "Record and list what runs where."),
     "attestation": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.attestations",
         "attestation",
         "Push and inspect attestations (in-toto evidence).",
     ),
     "artifact": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.artifacts",
         "artifact",
         "Trace an artifact to evidence and deployments.",
     ),
     "trust": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.trust",
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Table
 
 from deploytrace.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleReport
-from deploytrace.services import audit, evidence, pagination, policies, prefixes, validation
+from deploytrace.services import artifacts, audit, pagination, policies, prefixes, validation
 from deploytrace.services.context import Action, Actor, Role
 from deploytrace.services.records import CiRun, Record, cursor_of, decode_cursor, z
+from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
-from deploytrace.storage import evidence as evidence_store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
 from deploytrace.vocabulary import EndedReason, RecordAction, Status
@@ -333,7 +333,10 @@ def _deploy(
     at = _effective_time(req, latest, now, slot)
     # Records never change artifact, so the evidence is checked once, here, when
     # a record is created; its heartbeats need no new check.
-    evidence.require_attested(conn, actor.org_id, req.digest, req.kind)
+    named = artifacts.require_attested(conn, actor.org_id, req.digest, req.kind)
+    if req.artifact_name is None and named:
+        # `--digest` without `--artifact-name`: the attestation's subject names it.
+        req = replace(req, artifact_name=validation.clip(named, validation.MAX_ARTIFACT_NAME))
     new = new_id()
     previous = None
     slot = store.ensure_slot(conn, slot, now)
@@ -502,7 +505,7 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
         if query.project_version is not None and query.project is None:
             raise InvalidInput("a project version filter needs a project")
         if query.project is not None:
-            condition = evidence_store.project_filter(
+            condition = artifact_store.project_filter(
                 conn,
                 actor.org_id,
                 query.project,
@@ -523,9 +526,9 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
 @dataclass(frozen=True)
 class Described:
     record: Record
-    attestations: list[evidence_store.RefRow]
+    attestations: list[artifacts.EvidenceEntry]
     attestations_next_cursor: str | None
-    summary: evidence.Summary
+    summary: artifacts.Summary
 
 
 def find(conn: Connection, actor: Actor, record_id: str) -> store.RecordRow:
@@ -560,8 +563,8 @@ def describe(
     size = pagination.limit(limit)
     with db.read() as conn:
         row = find(conn, actor, record_id)
-        refs, refs_next = evidence.evidence_page(
+        refs, refs_next = artifacts.evidence_page(
             conn, actor.org_id, row.artifact_digest, limit=size, cursor=attestations_cursor
         )
-        summary = evidence.summary(conn, actor.org_id, row.artifact_digest)
+        summary = artifacts.summary(conn, actor.org_id, row.artifact_digest)
     return Described(Record.of(row, utcnow()), refs, refs_next, summary)

@@ -22,9 +22,9 @@ from deploytrace.services import audit, pagination, policies, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.services.deployments import created_change, observed_time
 from deploytrace.services.records import CiRun, Record, ReportedBy, z
+from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
-from deploytrace.storage import evidence as evidence_store
 from deploytrace.storage import snapshots as snapshot_store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
@@ -345,7 +345,7 @@ def _apply(
     attested: dict[str, set[str]] = {}
     for kind in {w.kind for w in req.deployments if w.digest is not None}:
         wanted = [w.digest for w in req.deployments if w.kind == kind and w.digest is not None]
-        attested[kind] = evidence_store.attested_among(conn, org, wanted, kind)
+        attested[kind] = artifact_store.attested_among(conn, org, wanted, kind)
 
     plan = _classify(req, active, latest, attested, _Plan(at=at, now=now, scope=scope), result)
     _police(plan, gate, result)

@@ -36,17 +36,12 @@ from sqlalchemy import (
     update,
 )
 
+from deploytrace.storage.artifacts import ATTESTING_ROLES, artifact_refs
+from deploytrace.storage.attestations import attestations
 from deploytrace.storage.base import UTCDateTime, metadata
 from deploytrace.storage.deployments import deployment_records
 from deploytrace.storage.environments import environments, logical_environments
-from deploytrace.storage.evidence import (
-    ATTESTING_ROLES,
-    artifact_refs,
-    attestations,
-    project_versions,
-    projects,
-    workflows,
-)
+from deploytrace.storage.projects import project_versions, projects, workflows
 
 policies = Table(
     "policies",
