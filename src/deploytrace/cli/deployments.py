@@ -78,10 +78,6 @@ def table(
     output.table(_with_short_ids(records), columns, empty, given=given)
 
 
-def list_columns() -> list[output.Column]:
-    return _LIST_COLUMNS
-
-
 def _version(record: dict[str, Any]) -> str:
     artifact = record["artifact"]
     return str(artifact["version"] or output.short_digest(artifact["digest"]))
@@ -183,7 +179,11 @@ def deployment() -> None:
 @click.option(
     "--oci-ref", default=None, help="OCI reference (tag or digest), resolved through the registry."
 )
-@click.option("--digest", default=None, help="Artifact digest (sha256:... or sha512:...).")
+@click.option(
+    "--digest",
+    default=None,
+    help="Artifact digest (sha256:...), or a unique prefix (8+ hex digits) of an attested one.",
+)
 @click.option("--status", default="deployed", show_default=True, help="deployed or decommissioned.")
 @click.option("--artifact-name", default=None, help="Artifact name to keep with --digest.")
 @click.option("--artifact-version", default=None, help="Artifact version to keep with --digest.")
@@ -273,7 +273,9 @@ def record(
 )
 @click.option("--deployment-name", default=None, help="Only this deployment name.")
 @click.option("--kind", default=None, help="Only this kind.")
-@click.option("--digest", default=None, help="Only this artifact digest.")
+@click.option(
+    "--digest", default=None, help="Only this artifact digest (or a unique prefix, 8+ hex digits)."
+)
 @click.option("--history", is_flag=True, help="Include superseded and decommissioned records.")
 @click.option("--project", default=None, help="Only artifacts attested in this project.")
 @click.option(
