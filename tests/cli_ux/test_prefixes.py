@@ -62,7 +62,8 @@ def test_a_digest_prefix_never_picks_an_unattested_or_ambiguous_artifact(
     cli = seeded.cli
     r = cli(*RECORD, "--logical-env", "staging", "--digest", "sha256:00000000")
     assert r.code == 3
-    assert r.err == "error: no attested artifact has a digest starting with sha256:00000000\n"
+    assert r.err.startswith("error: no attested artifact has a digest starting with sha256:0000")
+    assert len(r.err.splitlines()) == 1
     # Two attested digests sharing 8 hex digits: the prefix names neither.
     twins = _twins()
     attest(cli, tmp_path, *twins)

@@ -137,7 +137,7 @@ def show_record(state: State, record: dict[str, Any]) -> None:
     if record.get("promotion"):
         pairs.append(("promotion", f"skipped {record['promotion']['skipped']}"))
     policy = record.get("policy") or {}
-    pairs.append(("policy", str(policy.get("status", "none"))))
+    pairs.append(("policy", output.status(str(policy.get("status", "none")))))
     for violation in policy.get("violations") or ():
         pairs.append(("  violation", f"{violation.get('policy')}: {violation.get('message')}"))
     if policy.get("override"):

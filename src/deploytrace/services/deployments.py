@@ -166,7 +166,12 @@ def _whole_digest(db: Database, actor: Actor, request: RecordRequest) -> RecordR
         candidates = artifact_store.attested_with_prefix(conn, actor.org_id, prefix)
     found = prefixes.one(request.digest, "digest", candidates)
     if found is None:
-        raise NotAttested(f"no attested artifact has a digest starting with {prefix}")
+        algorithm, _, hexes = prefix.partition(":")
+        whole = prefixes.FULL_HEX[algorithm]
+        raise NotAttested(
+            f"no attested artifact has a digest starting with {prefix} "
+            f"(a whole {algorithm} digest has {whole} hex digits, this has {len(hexes)})"
+        )
     return replace(request, digest=found)
 
 
