@@ -15,6 +15,7 @@ from deploytrace.api import (
     errors,
     health,
     policies,
+    search,
     snapshots,
     tenancy,
     trust,
@@ -47,6 +48,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(trust.router)
     app.include_router(tenancy.router)
     app.include_router(policies.router)
+    app.include_router(search.router)
     mount_dashboard(app)
     if runtime.db.replica is not None:
         app.add_middleware(ReadRouting)

@@ -12,6 +12,7 @@ from deploytrace.cli.attestations import VERIFY, predicate, project_of
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
 from deploytrace.cli.registry import registry_credentials, registry_options
+from deploytrace.cli.search import search
 
 _EVIDENCE_COLUMNS: list[output.Column] = [
     ("ATTESTATION", lambda e: output.short_digest(e["digest"]), 9),
@@ -148,3 +149,6 @@ def _show(result: dict[str, Any]) -> None:
     output.table(result["attestations"], _EVIDENCE_COLUMNS, "  (none)")
     click.echo("\ndeployments")
     deployments.table(result["deployments"], "  (none)", history=True)
+
+
+artifact.add_command(search)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from deploytrace import digests
 from deploytrace.errors import InvalidInput, NotFound
 from deploytrace.services import audit, pagination, trust, validation
+from deploytrace.services import contents as contents_index
 from deploytrace.services.context import Action, Actor
 from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import attestations as store
@@ -342,6 +343,9 @@ def _store(
     """
     found: dict[str, Attestation] = {}
     changes = []
+    # What the attestations say about contents (SBOM components, findings, VEX) is
+    # extracted here, before any transaction: a big SBOM is seconds of parsing.
+    contents = contents_index.Plan([new.item.att for new in items])
     with db.write() as conn:
         ids = _Ids(conn, actor.org_id)
         for new in items:
@@ -362,12 +366,13 @@ def _store(
                 project=new.item.project,
                 version=new.item.version,
             )
-            # Indexes of what an attestation says (e.g. SBOM components) are written
-            # here, from `att`, in the same transaction.
+            contents.index(conn, actor.org_id, seq, att)
             found[att.digest] = written
             changes.append(_pushed(new))
         if changes:
             audit.append_many(conn, actor.org_id, actor.name, changes)
+    # Contents too big for the push's transaction are written now, in chunks.
+    contents.complete(db)
     return found, len(changes)
 
 

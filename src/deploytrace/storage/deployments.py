@@ -178,6 +178,14 @@ deployment_records = Table(
         postgresql_where=_ACTIVE,
         sqlite_where=_ACTIVE,
     ),
+    # Where does an artifact run now (vulnerability search, SPEC §10).
+    Index(
+        "ix_deployment_records_active_org_digest",
+        "org_id",
+        "artifact_digest",
+        postgresql_where=_ACTIVE,
+        sqlite_where=_ACTIVE,
+    ),
     Index(
         "ix_deployment_records_skipped_org_created",
         "org_id",
@@ -286,7 +294,7 @@ _view_columns = (
 )
 
 
-def _view() -> Select[tuple[object, ...]]:
+def view() -> Select[tuple[object, ...]]:
     return (
         select(*_view_columns)
         .join(environments, environments.c.id == r.c.environment_id)
@@ -294,7 +302,7 @@ def _view() -> Select[tuple[object, ...]]:
     )
 
 
-def _record(row: Any) -> RecordRow:
+def record_of(row: Any) -> RecordRow:
     return RecordRow(**row._mapping)
 
 
@@ -551,16 +559,16 @@ def latest_in_slot(conn: Connection, slot: Slot, stale_after: int | None) -> Rec
 
 
 def get(conn: Connection, org_id: uuid.UUID, record_id: uuid.UUID) -> RecordRow | None:
-    row = conn.execute(_view().where(r.c.org_id == org_id, r.c.id == record_id)).first()
-    return _record(row) if row else None
+    row = conn.execute(view().where(r.c.org_id == org_id, r.c.id == record_id)).first()
+    return record_of(row) if row else None
 
 
 def by_id_prefix(
     conn: Connection, org_id: uuid.UUID, low: uuid.UUID, high: uuid.UUID
 ) -> list[RecordRow]:
     """Records whose id lies in [low, high] (an id prefix as a range), at most a few."""
-    query = _view().where(r.c.org_id == org_id, r.c.id >= low, r.c.id <= high).limit(6)
-    return [_record(row) for row in conn.execute(query)]
+    query = view().where(r.c.org_id == org_id, r.c.id >= low, r.c.id <= high).limit(6)
+    return [record_of(row) for row in conn.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -728,8 +736,8 @@ def list_page(
         return _alive_at(conn, filters.at, conditions, order, limit)
     if not filters.history:
         conditions.append(r.c.status == DEPLOYED)
-    query = _view().where(*conditions).order_by(*order).limit(limit)
-    return [_record(row) for row in conn.execute(query)]
+    query = view().where(*conditions).order_by(*order).limit(limit)
+    return [record_of(row) for row in conn.execute(query)]
 
 
 def _alive_at(
@@ -746,14 +754,14 @@ def _alive_at(
     instant) — never a walk over the whole history.
     """
     created = r.c.created_at <= bindparam("at", at, type_=UTCDateTime)
-    still = _view().where(*conditions, created, r.c.status == DEPLOYED).order_by(*order)
+    still = view().where(*conditions, created, r.c.status == DEPLOYED).order_by(*order)
     ended = (
-        _view()
+        view()
         .where(*conditions, created, r.c.ended_at > bindparam("at2", at, type_=UTCDateTime))
         .order_by(*order)
     )
-    rows = [_record(row) for row in conn.execute(still.limit(limit))]
-    rows += [_record(row) for row in conn.execute(ended.limit(limit))]
+    rows = [record_of(row) for row in conn.execute(still.limit(limit))]
+    rows += [record_of(row) for row in conn.execute(ended.limit(limit))]
     rows.sort(key=lambda row: (row.created_at, row.seq), reverse=True)
     return rows[:limit]
 
@@ -780,13 +788,13 @@ def active_in_scope_space(
     logical_environment_id: uuid.UUID,
 ) -> list[RecordRow]:
     """Every deployed record of one environment and logical environment (a sync's world)."""
-    query = _view().where(
+    query = view().where(
         r.c.org_id == org_id,
         r.c.environment_id == environment_id,
         r.c.logical_environment_id == logical_environment_id,
         r.c.status == DEPLOYED,
     )
-    return [_record(row) for row in conn.execute(query)]
+    return [record_of(row) for row in conn.execute(query)]
 
 
 def digests_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> list[str]:
@@ -870,8 +878,8 @@ def by_seqs(conn: Connection, seqs: list[int]) -> list[RecordRow]:
     """Records by their seq, in that order (what a sync changed, as stored now)."""
     found: dict[int, RecordRow] = {}
     for chunk in _chunks(seqs):
-        for row in conn.execute(_view().where(r.c.seq.in_(chunk))):
-            found[row.seq] = _record(row)
+        for row in conn.execute(view().where(r.c.seq.in_(chunk))):
+            found[row.seq] = record_of(row)
     return [found[seq] for seq in seqs]
 
 
