@@ -20,7 +20,7 @@ _EVIDENCE_COLUMNS: list[output.Column] = [
     ("PREDICATE", lambda e: predicate(e["predicate_type"]), 6),
     ("PROJECT", project_of, 7),
     ("WORKFLOW", lambda e: e["workflow"] or "-", 5),
-    ("VERIFICATION", lambda e: VERIFY[e["verification"]["status"]], 7),
+    ("VERIFICATION", lambda e: output.status(VERIFY[e["verification"]["status"]]), 7),
     ("CREATED", lambda e: output.relative(e["created_at"]), 3),
 ]
 
@@ -134,7 +134,7 @@ def _trace(state: State, digest: str, limit: int | None) -> dict[str, Any]:
 
 
 def _show(result: dict[str, Any]) -> None:
-    from deploytrace.cli.deployments import list_columns
+    from deploytrace.cli import deployments
 
     versions = ", ".join(f"{pv['project']}@{pv['version']}" for pv in result["project_versions"])
     pairs = [("reference", result["reference"])] if "reference" in result else []
@@ -148,7 +148,7 @@ def _show(result: dict[str, Any]) -> None:
     click.echo("\nattestations")
     output.table(result["attestations"], _EVIDENCE_COLUMNS, "  (none)")
     click.echo("\ndeployments")
-    output.table(result["deployments"], list_columns(), "  (none)")
+    deployments.table(result["deployments"], "  (none)", history=True)
 
 
 artifact.add_command(search)

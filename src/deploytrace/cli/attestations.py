@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from deploytrace.cli import output
+from deploytrace.cli import lists, output
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
 from deploytrace.vocabulary import VerificationStatus
@@ -51,7 +51,7 @@ _COLUMNS: list[output.Column] = [
     ("SUBJECTS", lambda a: str(a["subjects_count"]), 4),
     ("PROJECT", project_of, 7),
     ("WORKFLOW", lambda a: a["workflow"] or "-", 5),
-    ("VERIFICATION", lambda a: VERIFY[a["verification"]["status"]], 8),
+    ("VERIFICATION", lambda a: output.status(VERIFY[a["verification"]["status"]]), 8),
     ("CREATED", lambda a: output.relative(a["created_at"]), 3),
 ]
 
@@ -128,17 +128,8 @@ def list_(
     subject: str | None,
     limit: int | None,
 ) -> None:
-    params = {
-        "project": project,
-        "workflow": workflow,
-        "subject": subject,
-        "limit": min(limit, 500) if limit else 500,
-    }
-    items = state.client.pages("/v1/attestations", params, limit)
-    if state.json:
-        output.emit_json(items)
-    else:
-        output.table(items, _COLUMNS, "no attestations")
+    params = {"project": project, "workflow": workflow, "subject": subject}
+    lists.show(state, "/v1/attestations", _COLUMNS, "no attestations", params=params, limit=limit)
 
 
 @attestation.command(help="Show one attestation; --content prints its stored bytes.")

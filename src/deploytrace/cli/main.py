@@ -191,7 +191,10 @@ def cli(ctx: click.Context, output: str | None, server: str | None, token: str |
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    from deploytrace.cli.output import safe
+
+    # Messages can quote input or a server's answer: never let them drive the terminal.
+    sys.stderr.write(f"error: {safe(message)}\n")
     sys.exit(code)
 
 
@@ -200,6 +203,10 @@ def main(argv: list[str] | None = None) -> None:
         result = cli.main(args=argv, prog_name="deploytrace", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except click.exceptions.NoArgsIsHelpError as error:
+        # `deploytrace` or `deploytrace deployment` alone: asking what there is, not a mistake.
+        sys.stdout.write(error.ctx.get_help() + "\n")
+        sys.exit(0)
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
         _fail(error.format_message() + hint, USAGE)

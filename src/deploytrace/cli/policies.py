@@ -8,18 +8,18 @@ from typing import Any
 
 import click
 
-from deploytrace.cli import output
+from deploytrace.cli import lists, output
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
 
 REFUSED = 8  # SPEC §9: refused by policy
 
 _COLUMNS: list[output.Column] = [
-    ("NAME", lambda p: p["name"], 9),
-    ("VERSION", lambda p: str(p["version"]), 8),
-    ("ATTACHED", lambda p: _attached(p["attachments"]), 7),
+    ("NAME", lambda p: p["name"], 10),
+    ("VERSION", lambda p: str(p["version"]), 6),
+    ("ATTACHED", lambda p: _attached(p["attachments"]), 9),
     ("KINDS", lambda p: ",".join(e["kind"] or "deploytrace" for e in p["entries"]), 4),
-    ("DESCRIPTION", lambda p: p["description"] or "-", 3),
+    ("DESCRIPTION", lambda p: p["description"] or "-", 5),
 ]
 
 
@@ -78,9 +78,9 @@ def add(state: State, file: str) -> None:
     if state.json:
         output.emit_json(added)
     elif added["changed"]:
-        click.echo(f"added policy {added['name']} version {added['version']}")
+        output.line(f"added policy {added['name']} version {added['version']}")
     else:
-        click.echo(f"policy {added['name']} unchanged (version {added['version']})")
+        output.line(f"policy {added['name']} unchanged (version {added['version']})")
 
 
 def _stdin() -> bytes:
@@ -98,11 +98,7 @@ def _read(file: str) -> bytes:
 @policy.command(name="list", help="List policies and where they are attached.")
 @common_options
 def list_(state: State) -> None:
-    items = state.client.pages("/v1/policies", {})
-    if state.json:
-        output.emit_json(items)
-    else:
-        output.table(items, _COLUMNS, "no policies")
+    lists.show(state, "/v1/policies", _COLUMNS, "no policies")
 
 
 @policy.command(help="Show a policy, its versions and attachments.")
@@ -210,7 +206,8 @@ def evaluate(
             if r["mode"] == "enforce" and r["status"] == "violated"
             for v in r["violations"]
         ]
-        sys.stderr.write("error: would be refused by policy: " + "; ".join(enforced) + "\n")
+        refused = output.safe("; ".join(enforced))
+        sys.stderr.write(f"error: would be refused by policy: {refused}\n")
         raise click.exceptions.Exit(REFUSED)
 
 
@@ -218,9 +215,12 @@ def _show_decision(decision: dict[str, Any]) -> None:
     if not decision["results"]:
         click.echo("no policy is attached here")
         return
+    colour = output.colour_enabled()
     for r in decision["results"]:
-        click.echo(f"{r['policy']} v{r['version']} ({r['mode']}): {r['status']}")
+        verdict = output.render(output.status(output.safe(r["status"])), colour)
+        click.echo(output.safe(f"{r['policy']} v{r['version']} ({r['mode']}): ") + verdict)
+        # Messages are written by policy authors (and Rego over pushed evidence).
         for message in r["violations"]:
-            click.echo(f"  - {message}")
+            output.line(f"  - {message}")
         for reason in r["skip_reasons"]:
-            click.echo(f"  skipped: {reason}")
+            output.line(f"  skipped: {reason}")

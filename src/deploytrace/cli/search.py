@@ -12,14 +12,9 @@ from deploytrace.cli.main import State, common_options
 
 
 def _safe(value: object) -> str:
-    """Text from SBOMs and scans, made harmless for a terminal: control characters
-    shown as escapes, Rich markup brackets escaped."""
-    from rich.markup import escape
-
-    text = "" if value is None else str(value)
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return escape(text)
+    """Text from SBOMs and scans, made harmless for a terminal (tables print it as plain
+    text, never as markup)."""
+    return output.safe(value)
 
 
 def _match(m: dict[str, Any]) -> str:

@@ -330,9 +330,11 @@ def _show(state: State, answer: dict[str, Any], *, every: bool, dry_run: bool) -
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
         return
-    lines = [_summary(answer, dry_run)]
+    from deploytrace.cli import output
+
+    lines = [output.safe(_summary(answer, dry_run))]
     if not every or _changed(answer):
-        lines += _details(answer)
+        lines += _details(answer, colour=output.colour_enabled())
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
@@ -371,7 +373,9 @@ def _summary(answer: dict[str, Any], dry_run: bool) -> str:
     return " ".join(words) + f": {counts}"
 
 
-def _details(answer: dict[str, Any]) -> list[str]:
+def _details(answer: dict[str, Any], *, colour: bool = False) -> list[str]:
+    """One line per listed workload; names and reasons come from the runtime, so every
+    cell is made safe for the terminal (a pod annotation can hold anything)."""
     from deploytrace.cli import output
 
     rows: list[tuple[str, str, str, str]] = []
@@ -388,15 +392,22 @@ def _details(answer: dict[str, Any]) -> list[str]:
             reason = item.get("reason") or item.get("ended_reason") or ""
             where = item.get("where") or item.get("detail") or ""
             note = f"{reason} ({where})" if reason and where else str(reason or where)
-            rows.append(
-                (key, str(item.get("deployment_name", "?")), output.short_digest(digest), note)
-            )
+            name = str(item.get("deployment_name", "?"))
+            safe = output.safe
+            rows.append((key, safe(name), safe(output.short_digest(digest)), safe(note)))
     if not rows:
         return []
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(output.cell_width(row[i]) for row in rows) for i in range(3)]
+
+    def cell(i: int, text: str) -> str:
+        padded = text + " " * (widths[i] - output.cell_width(text))
+        if i == 0:  # the key, coloured as its status word
+            return output.render(output.status(text), colour) + padded[len(text) :]
+        return padded
+
     return [
         "  "
-        + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])).rstrip()
+        + "  ".join(cell(i, text) for i, text in enumerate(row[:3])).rstrip()
         + (f"  {row[3]}" if row[3] else "")
         for row in rows
     ]

@@ -17,7 +17,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from deploytrace.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleReport
+from deploytrace.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAttested,
+    NotFound,
+    StaleReport,
+)
 from deploytrace.services import artifacts, audit, pagination, policies, prefixes, validation
 from deploytrace.services.context import Action, Actor, Role
 from deploytrace.services.records import CiRun, Record, cursor_of, decode_cursor, z
@@ -106,7 +113,7 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
     """
     actor.require(Action.WRITE)
     now = utcnow()
-    req = request.validated(now)
+    req = _whole_digest(db, actor, request).validated(now)
     if req.override_reason is not None and actor.role is not Role.ADMIN:
         raise Forbidden("only an admin may record despite a policy (--override-reason)")
     policy: dict[str, Any] | None = None
@@ -142,6 +149,30 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
             result = _decommission(conn, slot, req, active, latest, now, stale_after)
         _audit(conn, actor, slot, result)
     return result
+
+
+def _whole_digest(db: Database, actor: Actor, request: RecordRequest) -> RecordRequest:
+    """The request with a digest prefix (≥ 8 hex digits, as tables show digests) replaced by
+    the one digest the organization's attestations attest that starts with it.
+
+    Only attested digests count, so a mistyped prefix cannot pick an artifact that could
+    never be recorded anyway; several matches are refused with the candidates (Ambiguous),
+    none is NotAttested.
+    """
+    prefix = prefixes.digest_prefix(request.digest)
+    if prefix is None:
+        return request
+    with db.read() as conn:
+        candidates = artifact_store.attested_with_prefix(conn, actor.org_id, prefix)
+    found = prefixes.one(request.digest, "digest", candidates)
+    if found is None:
+        algorithm, _, hexes = prefix.partition(":")
+        whole = prefixes.FULL_HEX[algorithm]
+        raise NotAttested(
+            f"no attested artifact has a digest starting with {prefix} "
+            f"(a whole {algorithm} digest has {whole} hex digits, this has {len(hexes)})"
+        )
+    return replace(request, digest=found)
 
 
 def _gate(db: Database, actor: Actor, req: RecordRequest) -> dict[str, Any]:

@@ -181,6 +181,24 @@ def attesting_name(
     return (row is not None, row.name if row is not None else None)
 
 
+def attested_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> list[str]:
+    """Distinct digests the org's attestations attest (subject or material) starting with
+    `prefix`, a few at most: a range scan of the (org, digest) index."""
+    query = (
+        select(r.c.digest)
+        .where(
+            r.c.org_id == org_id,
+            r.c.digest >= prefix,
+            r.c.digest < prefix + "g",  # hex digits sort before "g"
+            r.c.digest.like(prefix + "%"),
+            r.c.role.in_(ATTESTING_ROLES),
+        )
+        .distinct()
+        .limit(6)
+    )
+    return list(conn.scalars(query))
+
+
 def attested_among(conn: Connection, org_id: uuid.UUID, digests: list[str], kind: str) -> set[str]:
     """Which of `digests` are attested for `kind` (`is_attested` for many at once)."""
     found: set[str] = set()
