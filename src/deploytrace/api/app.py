@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from deploytrace import __version__
 from deploytrace.api import (
+    dashboard_support,
     deployments,
     environments,
     errors,
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(evidence.router)
     app.include_router(tenancy.router)
     app.include_router(policies.router)
+    app.include_router(dashboard_support.router)
     mount_dashboard(app)
     if runtime.db.replica is not None:
         app.add_middleware(ReadRouting)
