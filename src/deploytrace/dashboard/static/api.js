@@ -78,7 +78,13 @@ async function request(segments, params, options, accept) {
   const error = new ApiError(response.status, code, message);
   if (response.status === 401 && !options.token) {
     error.handled = true;
-    onUnauthenticated(message);
+    // A view's requests run in parallel: the first refusal shows the sign-in form and
+    // forgets the token; the others (and any answer that arrives after the user signed in
+    // again) were made with a token that is no longer the current one and must not take
+    // the page back to the form.
+    if (storedToken() === token) {
+      onUnauthenticated(message);
+    }
   }
   return Promise.reject(error);
 }
