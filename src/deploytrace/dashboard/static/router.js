@@ -36,4 +36,10 @@ export const routes = {
   attestations: (params) => route(["attestations"], params),
   attestation: (digest) => route(["attestations", digest]),
   environments: () => route(["environments"]),
+  apps: (params) => route(["apps"], params),
+  app: (name) => route(["apps", name]),
+  diff: (params) => route(["diff"], params),
+  dora: (params) => route(["dora"], params),
+  search: (params) => route(["search"], params),
+  audit: (params) => route(["audit"], params),
 };
