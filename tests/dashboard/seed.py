@@ -6,6 +6,7 @@ evidence, a skipped stage, a custom promotion order and policy verdicts."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,61 @@ class Seeded:
 
     def days_ago(self, days: float) -> dt.datetime:
         return self.now - dt.timedelta(days=days)
+
+
+def _provenance(artifact: str, name: str, finished: dt.datetime) -> bytes:
+    """SLSA v1 provenance whose build finished at `finished` (DORA's lead time starts there)."""
+    algorithm, value = artifact.split(":")
+    return json.dumps(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": name, "digest": {algorithm: value}}],
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {
+                "buildDefinition": {"buildType": "https://example.com/dashboard-tests/v1"},
+                "runDetails": {
+                    "builder": {"id": "https://example.com/builder"},
+                    "metadata": {"finishedOn": finished.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                },
+            },
+        }
+    ).encode()
+
+
+def _vulnerable_sbom(artifact: str, name: str) -> bytes:
+    """A CycloneDX SBOM (written for these tests) listing log4j-core 2.14.1, with the
+    log4shell finding in its `vulnerabilities`."""
+    algorithm, value = artifact.split(":")
+    bom = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "components": [
+            {
+                "type": "library",
+                "bom-ref": "log4j-core",
+                "group": "org.apache.logging.log4j",
+                "name": "log4j-core",
+                "version": "2.14.1",
+                "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+            }
+        ],
+        "vulnerabilities": [
+            {
+                "id": "CVE-2021-44228",
+                "ratings": [{"severity": "critical"}],
+                "affects": [{"ref": "log4j-core"}],
+            }
+        ],
+    }
+    return json.dumps(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": name, "digest": {algorithm: value}}],
+            "predicateType": "https://cyclonedx.org/bom",
+            "predicate": bom,
+        }
+    ).encode()
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -125,22 +181,28 @@ def seed(client: httpx.Client) -> Seeded:
     checkout = "ghcr.io/acme/checkout"
     _attest(client, corpus("chainloop/statement.json"))
     _attest(client, corpus("trivy/sigstore-bundle.json"))
-    for artifact, version in [(v1, "1.0.0"), (v2, "1.1.0"), (v3, "1.2.0-rc.1")]:
+    # Each build finished half a day before its first deployment.
+    for artifact, version, built in [
+        (v1, "1.0.0", 11),
+        (v2, "1.1.0", 7),
+        (v3, "1.2.0-rc.1", 3),
+    ]:
         _attest(
             client,
-            statement(artifact, name=api),
+            _provenance(artifact, api, now - dt.timedelta(days=built)),
             workflow="api-build",
             project="acme-api",
             project_version=version,
         )
-    for artifact, version in [(c1, "3.0.0"), (c2, "3.1.0")]:
+    for artifact, version, built in [(c1, "3.0.0", 8.5), (c2, "3.1.0", 4.5)]:
         _attest(
             client,
-            statement(artifact, name=checkout),
+            _provenance(artifact, checkout, now - dt.timedelta(days=built)),
             workflow="checkout-build",
             project="acme-checkout",
             project_version=version,
         )
+    _attest(client, _vulnerable_sbom(c1, checkout), workflow="checkout-build")
     _attest(client, statement(hostile, name=f"ghcr.io/acme/{HOSTILE}"))
 
     rec = Recorder(client, now)
@@ -167,9 +229,7 @@ def seed(client: httpx.Client) -> Seeded:
     # The failover cluster's reporter stopped three days ago: stale after 24h.
     rec.deploy("k8s-west", "production", "api", v1, api, "v1.0.0", days_ago=3)
     # A chart straight into production: it skipped staging.
-    rec.deploy(
-        "k8s-east", "production", "chainloop", CHART, "chainloop", "0.93.7", kind=CHART_KIND
-    )
+    rec.deploy("k8s-east", "production", "chainloop", CHART, "chainloop", "0.93.7", kind=CHART_KIND)
     rec.deploy("k8s-east", "staging", "sbom-demo", SBOM_DEMO, "ghcr.io/ringodev/demo-sbom", "1.0")
     hostile_name = f"ghcr.io/acme/{HOSTILE}"
     rec.deploy("edge", "development", "widget", hostile, hostile_name, f"<b>{HOSTILE}</b>")
