@@ -24,7 +24,8 @@ export function route(segments, params = {}) {
       query.set(key, String(value));
     }
   }
-  const text = query.toString();
+  // ":" needs no escaping after "#": keep times and digests readable in shared links.
+  const text = query.toString().replace(/%3A/gi, ":");
   return `#/${path}${text ? `?${text}` : ""}`;
 }
 
