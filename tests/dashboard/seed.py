@@ -38,6 +38,7 @@ class Seeded:
     hostile: str  # an artifact whose name and version are markup
     chart: str
     unattested: str  # runs in k8s-east production (payments) with no attestation
+    checkout_v1: str  # 3.0.0: its SBOM lists log4j-core 2.14.1 (CVE-2021-44228)
     superseded_id: str
     current_id: str
     qa_id: str  # api v1.2.0-rc.1 in k8s-east qa: advisory policy violated
@@ -292,6 +293,7 @@ def seed(client: httpx.Client) -> Seeded:
         hostile=hostile,
         chart=CHART,
         unattested=unattested,
+        checkout_v1=c1,
         superseded_id=east_v1["id"],
         current_id=east_v2["id"],
         qa_id=qa["id"],

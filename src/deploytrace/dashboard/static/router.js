@@ -17,7 +17,7 @@ export function parseHash(hash) {
 
 /** "#/history?environment=prod" from ["history"], {environment: "prod"}; empty values dropped. */
 export function route(segments, params = {}) {
-  const path = segments.map(encodeURIComponent).join("/");
+  const path = segments.map((s) => encodeURIComponent(s).replace(/%3A/gi, ":")).join("/");
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") {
