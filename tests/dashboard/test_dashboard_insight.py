@@ -88,7 +88,7 @@ def test_dora_panel_per_logical_environment(dashboard: Dashboard, shoot: Any) ->
     shoot(page, "dora")
 
     # Another stage, with the window kept.
-    page.get_by_label("Window").select_option("7d")
+    page.get_by_label("Window", exact=True).select_option("7d")
     page.get_by_role("button", name="Apply").click()
     page.locator(".dora-card[data-logical-environment=staging]").click()
     expect(panel.locator("h2")).to_have_text("staging")
