@@ -255,7 +255,8 @@ def shoot(screenshot_dir: Path) -> Any:
 
     def take(page: Any, name: str) -> Path:
         path = screenshot_dir / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # An artifact, not an assertion: a loaded machine may take its time.
+        page.screenshot(path=str(path), full_page=True, timeout=60_000)
         if not _shots:
             _shots.append(screenshot_dir)
         return path

@@ -111,7 +111,8 @@ function showSignIn(message) {
   leave();
   forgetToken();
   showChrome(false);
-  const { form, focus } = signInForm(message, () => render(false));
+  // Signed in, keyboard and screen-reader users start at the content, as after any navigation.
+  const { form, focus } = signInForm(message, () => render(true));
   main.replaceChildren(form);
   focus();
 }
@@ -133,7 +134,7 @@ async function signInWithCode(code) {
     return;
   }
   if (mine === generation) {
-    render(false);
+    render(true);
   }
 }
 
