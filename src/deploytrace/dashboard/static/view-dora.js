@@ -79,11 +79,12 @@ function periods(from, to) {
   return { found, unit: size === DAY ? "day" : "week" };
 }
 
-async function inBatches(items, work) {
+/** `work` on every item, PARALLEL at a time; stops early once the view is left. */
+async function inBatches(items, work, signal) {
   const results = new Array(items.length);
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !signal.aborted) {
       const i = next;
       next += 1;
       results[i] = await work(items[i]);
@@ -186,13 +187,19 @@ export async function renderDora(ctx) {
   const { found, unit } = periods(from, to);
   const chartsWait = loading("Drawing the charts…");
   panel.append(chartsWait);
-  const perPeriod = await inBatches(found, (p) =>
-    getJson(["metrics", "dora"], {
-      ...query(selected),
-      since: isoSeconds(new Date(p.from)),
-      until: isoSeconds(new Date(p.to)),
-    }),
+  const perPeriod = await inBatches(
+    found,
+    (p) =>
+      getJson(["metrics", "dora"], {
+        ...query(selected),
+        since: isoSeconds(new Date(p.from)),
+        until: isoSeconds(new Date(p.to)),
+      }),
+    ctx.signal,
   );
+  if (ctx.signal.aborted) {
+    return;
+  }
   chartsWait.remove();
   const labels = found.map((p) => p.label);
   panel.append(
