@@ -118,7 +118,7 @@ export function recordSlot(record, options = {}) {
       policyBadge(record.policy),
     ),
     options.past
-      ? el("span", { class: "slot-meta" }, "since ", time(record.created_at, true))
+      ? el("span", { class: "slot-meta" }, "deployed ", time(record.created_at, true))
       : el(
           "span",
           { class: stale ? "slot-meta stale" : "slot-meta" },
