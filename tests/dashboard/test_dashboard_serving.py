@@ -55,9 +55,20 @@ def test_page_code_is_read_only_and_never_parses_data_as_html() -> None:
     everything = "\n".join(sources.values())
     for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert forbidden not in everything, forbidden
-    # One fetch in the whole page, and it only ever GETs.
+    # One fetch in the whole page: GETs, and the one POST of `deploytrace ui`'s sign-in
+    # link (a one-time code traded for a token), to that route alone.
     assert [name for name, text in sources.items() if "fetch(" in text] == ["api.js"]
-    assert re.findall(r'method: "(\w+)"', sources["api.js"]) == ["GET"]
+    api = sources["api.js"]
+    assert re.findall(r'method: "(\w+)"', api) == ["GET", "POST"]
+    exchange = api[api.index("export async function exchangeSignInCode") :]
+    assert 'method: "POST"' in exchange
+    assert 'new URL("ui/sign-in", document.baseURI)' in exchange
+    assert 'method: "POST"' not in api[: api.index("export async function exchangeSignInCode")]
+    # Charts are SVG built node by node, never parsed from text.
+    assert "DOMParser" not in everything
+    assert "createContextualFragment" not in everything
+    # Links to the outside (CI runs) only for http(s) URLs, and never with an opener.
+    assert 'rel: "noopener noreferrer"' in sources["components.js"]
     # No inline script or style for the CSP to refuse.
     html = (STATIC / "index.html").read_text()
     assert re.findall(r"<script\b[^>]*>", html) == [

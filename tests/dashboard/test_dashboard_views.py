@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ def version_in(page: Any, env: str, logical: str, name: str, kind: str = "CONTAI
     return page.locator(f"{slot(env, logical, name, kind)} .slot-version")
 
 
-def test_home_shows_what_runs_where(dashboard: Dashboard, screenshot_dir: Path) -> None:
+def test_home_shows_what_runs_where(dashboard: Dashboard, shoot: Any) -> None:
     dashboard.sign_in()
     page = dashboard.page
     expect(page.get_by_role("heading", level=1)).to_have_text("What runs where")
@@ -43,15 +43,14 @@ def test_home_shows_what_runs_where(dashboard: Dashboard, screenshot_dir: Path) 
     )
     chart = page.locator(slot("k8s-east", "production", "chainloop", "HELM_CHART"))
     expect(chart.locator(".slot-version")).to_have_text("0.93.7")
-    expect(chart).to_contain_text("deployed")
     expect(chart).to_contain_text("last seen")
-    expect(page.locator(slot("k8s-east", "development", "api"))).to_have_text("—")
-    # Columns in promotion order, under each environment's own heading.
+    expect(page.locator(slot("k8s-east", "development", "checkout"))).to_have_text("—")
+    # Columns in promotion order (qa was put after staging), then those outside it.
     east = page.get_by_role("region", name="k8s-east")
     expect(east.locator("thead th")).to_have_text(
-        ["Deployment", "development", "staging", "production"]
+        ["Deployment", "development", "staging", "qa", "production", "sandbox"]
     )
-    page.screenshot(path=str(screenshot_dir / "home-1280x800.png"))
+    shoot(page, "home-1280x800")
 
     # Filtering by environment keeps only that environment's table.
     page.get_by_label("Environment", exact=True).select_option("k8s-west")
@@ -74,10 +73,11 @@ def test_history_shows_a_supersede_newest_first(dashboard: Dashboard) -> None:
     expect(rows.nth(1)).to_contain_text("v1.0.0")
     expect(rows.nth(1)).to_contain_text("superseded")
 
-    # The superseded record links to the one that replaced it.
+    # The superseded record links to the one that replaced it, by its version.
     rows.nth(1).get_by_role("link").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("api in k8s-east / production")
-    page.get_by_role("link", name=dashboard.data.current_id).click()
+    page.get_by_role("link", name="v1.1.0", exact=True).first.click()
+    expect(page).to_have_url(re.compile(f"#/deployments/{dashboard.data.current_id}$"))
     expect(page.locator("dl.fields").first).to_contain_text("deployed")
 
 
@@ -141,8 +141,10 @@ def test_artifact_lists_attestations_and_every_deployment(dashboard: Dashboard) 
     expect(now).to_have_count(2)  # k8s-west production, and the last deploy of the pager
     expect(now).to_contain_text(["paging", "k8s-west"])
     ran = page.get_by_role("region", name="Where it ran").locator("tbody tr")
-    expect(ran).to_have_count(2 + PAGED_RECORDS // 2 + 1)  # east (superseded), west, 4 pager
-    expect(ran.filter(has_text="k8s-east")).to_contain_text("superseded")
+    # east development, staging and production (superseded), west, and 4 of the pager's
+    expect(ran).to_have_count(4 + PAGED_RECORDS // 2 + 1)
+    east_production = ran.filter(has_text="k8s-east").filter(has_text="production")
+    expect(east_production).to_contain_text("superseded")
     evidence = page.get_by_role("region", name="Evidence")
     expect(evidence.locator("table.evidence tbody tr")).to_have_count(1)
     expect(evidence.locator("dl.fields")).to_contain_text("acme-api 1.0.0")
@@ -153,7 +155,7 @@ def test_attestations_filter_by_project(dashboard: Dashboard) -> None:
     dashboard.sign_in("#/attestations")
     page = dashboard.page
     rows = page.locator("table.attestations tbody tr")
-    expect(rows).to_have_count(5)
+    expect(rows).to_have_count(9)
     page.get_by_label("Project").fill("acme-api")
     page.get_by_role("button", name="Apply").click()
     expect(rows).to_have_count(3)
@@ -180,9 +182,11 @@ def test_keyboard_only(dashboard: Dashboard) -> None:
     page.keyboard.type(dashboard.served.token)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("What runs where")
-    for _ in range(8):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.textContent") == "History":
+    # Signed in, focus is on the page's content; the navigation is just before it.
+    expect(page.locator("main")).to_be_focused()
+    for _ in range(12):
+        page.keyboard.press("Shift+Tab")
+        if page.evaluate("document.activeElement.dataset.nav") == "history":
             break
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("History")

@@ -10,6 +10,7 @@ from deploytrace import __version__
 from deploytrace.api import (
     artifacts,
     attestations,
+    dashboard_support,
     deployments,
     environments,
     errors,
@@ -44,11 +45,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(snapshots.router)
     app.include_router(attestations.router)
+    app.include_router(search.router)  # before artifacts: its /v1/artifacts/{digest}/…
     app.include_router(artifacts.router)
     app.include_router(trust.router)
     app.include_router(tenancy.router)
     app.include_router(policies.router)
-    app.include_router(search.router)
+    app.include_router(dashboard_support.router)
     mount_dashboard(app)
     if runtime.db.replica is not None:
         app.add_middleware(ReadRouting)

@@ -37,6 +37,25 @@ class Match(BaseModel):
     suppression: Suppression | None
 
 
+def _match(m: service.Match) -> dict[str, object]:
+    return {
+        "purl": m.purl,
+        "name": m.name,
+        "version": m.version,
+        "vulnerability": m.vulnerability,
+        "severity": m.severity,
+        "attestation": m.attestation,
+        "suppression": None
+        if m.suppression is None
+        else {
+            "attestation": m.suppression.attestation,
+            "verification": m.suppression.verification,
+            "status": m.suppression.status,
+            "justification": m.suppression.justification,
+        },
+    }
+
+
 class Hit(BaseModel):
     artifact: Artifact
     matches: list[Match]
@@ -48,25 +67,7 @@ class Hit(BaseModel):
         return cls.model_validate(
             {
                 "artifact": {"digest": hit.digest, "name": hit.name, "version": hit.version},
-                "matches": [
-                    {
-                        "purl": m.purl,
-                        "name": m.name,
-                        "version": m.version,
-                        "vulnerability": m.vulnerability,
-                        "severity": m.severity,
-                        "attestation": m.attestation,
-                        "suppression": None
-                        if m.suppression is None
-                        else {
-                            "attestation": m.suppression.attestation,
-                            "verification": m.suppression.verification,
-                            "status": m.suppression.status,
-                            "justification": m.suppression.justification,
-                        },
-                    }
-                    for m in hit.matches
-                ],
+                "matches": [_match(m) for m in hit.matches],
                 "records": [DeploymentRecord.fields_of(r) for r in hit.records],
                 "suppressed": hit.suppressed,
             }
@@ -114,3 +115,46 @@ def search(
         ),
     )
     return SearchPage(items=[Hit.of(h) for h in page.items], next_cursor=page.next_cursor)
+
+
+class ContentsPage(BaseModel):
+    items: list[Match]
+    next_cursor: str | None
+
+
+Limit = Annotated[int | None, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+def _contents(
+    db: DB,
+    caller: CurrentCaller,
+    digest: str,
+    limit: int | None,
+    cursor: str | None,
+    *,
+    findings: bool,
+) -> ContentsPage:
+    page = service.artifact_contents(
+        db, caller.actor(), digest, findings=findings, limit=limit, cursor=cursor
+    )
+    return ContentsPage.model_validate(
+        {"items": [_match(m) for m in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+# Registered before /v1/artifacts/{digest:path} (see api/app.py), which would take these.
+@router.get("/v1/artifacts/{digest}/components", responses=_errors)
+def artifact_components(
+    digest: str, db: DB, caller: CurrentCaller, limit: Limit = None, cursor: Cursor = None
+) -> ContentsPage:
+    """The components the artifact's SBOMs list, each with the attestation that says so."""
+    return _contents(db, caller, digest, limit, cursor, findings=False)
+
+
+@router.get("/v1/artifacts/{digest}/findings", responses=_errors)
+def artifact_findings(
+    digest: str, db: DB, caller: CurrentCaller, limit: Limit = None, cursor: Cursor = None
+) -> ContentsPage:
+    """The vulnerabilities its scans found, each with the VEX statement suppressing it, if any."""
+    return _contents(db, caller, digest, limit, cursor, findings=True)

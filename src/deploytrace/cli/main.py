@@ -164,6 +164,7 @@ _COMMANDS = {
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
+    "ui": ("deploytrace.cli.ui", "ui", "The dashboard on the embedded database, signed in."),
     "admin": (
         "deploytrace.cli.admin",
         "admin",

@@ -307,3 +307,52 @@ def _suppression(
         status=latest.status,
         justification=latest.justification,
     )
+
+
+def artifact_contents(
+    db: Database,
+    actor: Actor,
+    digest: str,
+    *,
+    findings: bool,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> pagination.Page[Match]:
+    """What the evidence says one artifact contains (components) or carries (findings,
+    each with the VEX statement that suppresses it, if any), in indexing order."""
+    from deploytrace import digests as digest_rules
+
+    actor.require(Action.READ)
+    size = pagination.limit(limit)
+    after = pagination.decode_seq(cursor)
+    wanted = digest_rules.parse(digest)
+    with db.read() as conn:
+        rows = store.contents_page(
+            conn, actor.org_id, wanted, findings=findings, after=after, limit=size + 1
+        )
+        matches = [row for _, row in rows[:size]]
+        vex_rows: list[store.VexRow] = []
+        if findings and matches:
+            ids = sorted({m.vuln_id for m in matches if m.vuln_id})
+            vex_rows = store.vex(conn, actor.org_id, [wanted], ids)
+        seqs = sorted({v.attestation_seq for v in vex_rows})
+        info = store.attestation_info(conn, actor.org_id, seqs) if seqs else {}
+    statements: dict[str, list[store.VexRow]] = {}
+    for v in vex_rows:
+        statements.setdefault(v.vuln_id, []).append(v)
+    items = [
+        Match(
+            purl=m.purl,
+            name=m.name,
+            version=m.version,
+            vulnerability=m.vulnerability,
+            severity=m.severity,
+            attestation=m.attestation,
+            suppression=_suppression(m, statements.get(m.vuln_id or ""), info)
+            if findings
+            else None,
+        )
+        for m in matches
+    ]
+    more = len(rows) > size
+    return pagination.Page(items, pagination.encode(rows[size - 1][0]) if more else None)

@@ -49,7 +49,13 @@ from sqlalchemy import (
 )
 
 from deploytrace.storage.attestations import attestations
-from deploytrace.storage.base import UTCDateTime, insert_ignoring_conflicts, metadata, utcnow
+from deploytrace.storage.base import (
+    BigSerial,
+    UTCDateTime,
+    insert_ignoring_conflicts,
+    metadata,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     # Types only: the library (and packageurl) loads when something is indexed.
@@ -81,6 +87,7 @@ def chunked(rows: list[Row], size: int) -> list[list[Row]]:
 contents_components = Table(
     "contents_components",
     metadata,
+    Column("id", BigSerial, primary_key=True, autoincrement=True),
     Column("org_id", Uuid, nullable=False),
     Column("artifact_digest", String(255), nullable=False),
     Column("attestation_seq", BigInteger, ForeignKey("attestations.seq"), nullable=False),
@@ -108,13 +115,15 @@ contents_components = Table(
         "version",
         "artifact_digest",
     ),
-    Index("ix_contents_components_org_id_artifact_digest", "org_id", "artifact_digest"),
+    # One artifact's contents in the order they were indexed (the artifact page).
+    Index("ix_contents_components_org_id_artifact_digest_id", "org_id", "artifact_digest", "id"),
     Index("ix_contents_components_attestation_seq", "attestation_seq"),
 )
 
 contents_findings = Table(
     "contents_findings",
     metadata,
+    Column("id", BigSerial, primary_key=True, autoincrement=True),
     Column("org_id", Uuid, nullable=False),
     Column("artifact_digest", String(255), nullable=False),
     Column("attestation_seq", BigInteger, ForeignKey("attestations.seq"), nullable=False),
@@ -137,7 +146,8 @@ contents_findings = Table(
         "purl_namespace",
         "version",
     ),
-    Index("ix_contents_findings_org_id_artifact_digest", "org_id", "artifact_digest"),
+    # One artifact's contents in the order they were indexed (the artifact page).
+    Index("ix_contents_findings_org_id_artifact_digest_id", "org_id", "artifact_digest", "id"),
     Index("ix_contents_findings_attestation_seq", "attestation_seq"),
 )
 
@@ -302,7 +312,7 @@ def _insert_rows(conn: Connection, rows: Iterable[Row]) -> None:
 
 def _copy(conn: Connection, table: Table, values_list: list[dict[str, Any]]) -> None:
     """COPY in the connection's transaction: several times quicker than multi-row INSERTs."""
-    columns = [c.name for c in table.columns]
+    columns = [c.name for c in table.columns if c.name != "id"]  # the database numbers rows
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with cursor.copy(statement) as copy:

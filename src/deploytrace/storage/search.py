@@ -300,3 +300,62 @@ def attestation_info(
         )
         for row in rows
     }
+
+
+def contents_page(
+    conn: Connection,
+    org_id: uuid.UUID,
+    digest: str,
+    *,
+    findings: bool,
+    after: int | None,
+    limit: int,
+) -> list[tuple[int, MatchRow]]:
+    """One artifact's indexed components (or findings), in indexing order, keyset on id."""
+    t = contents_findings if findings else contents_components
+    columns: list[Any] = [
+        t.c.id,
+        t.c.artifact_digest,
+        t.c.attestation_seq,
+        attestations.c.digest.label("attestation"),
+        t.c.purl,
+        t.c.name,
+        t.c.version,
+        t.c.purl_type,
+        t.c.purl_namespace,
+        t.c.purl_name,
+    ]
+    if findings:
+        columns += [t.c.vulnerability, t.c.vuln_id, t.c.severity]
+    query = (
+        select(*columns)
+        .join(attestations, attestations.c.seq == t.c.attestation_seq)
+        .where(t.c.org_id == org_id, t.c.artifact_digest == digest)
+        .order_by(t.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(t.c.id > after)
+    out = []
+    for row in conn.execute(query):
+        m = row._mapping
+        out.append(
+            (
+                int(m["id"]),
+                MatchRow(
+                    artifact_digest=m["artifact_digest"],
+                    attestation_seq=int(m["attestation_seq"]),
+                    attestation=m["attestation"],
+                    purl=m["purl"],
+                    name=m["name"],
+                    version=m["version"],
+                    purl_type=m["purl_type"],
+                    purl_namespace=m["purl_namespace"],
+                    purl_name=m["purl_name"],
+                    vulnerability=m.get("vulnerability"),
+                    vuln_id=m.get("vuln_id"),
+                    severity=m.get("severity"),
+                ),
+            )
+        )
+    return out

@@ -1,5 +1,7 @@
-// The only place that talks to the /v1 API: GET requests with the bearer token, JSON errors
-// turned into ApiError. The dashboard is read-only, so there is deliberately no other verb.
+// The only place that talks to the server: GET requests to the /v1 API with the bearer
+// token, JSON errors turned into ApiError. The dashboard is read-only; its one other
+// request is the POST that trades the one-time code of `deploytrace ui`'s sign-in link
+// for a token (exchangeSignInCode).
 
 const TOKEN_KEY = "deploytrace.token";
 // Follow at most this many pages when a view needs a whole list (e.g. the matrix).
@@ -14,6 +16,11 @@ export class ApiError extends Error {
     // Set when the sign-in form has already taken over the page (a 401).
     this.handled = false;
   }
+}
+
+/** A 404 for a route the server does not have (an older server), not a missing thing. */
+export function isMissingEndpoint(error) {
+  return Boolean(error) && error.status === 404 && error.message === "Not Found";
 }
 
 let onUnauthenticated = () => {};
@@ -41,23 +48,22 @@ function apiUrl(segments, params) {
   // Relative to the page, so the dashboard also works behind a path-prefixing proxy.
   const url = new URL(`v1/${path}`, document.baseURI);
   for (const [key, value] of Object.entries(params || {})) {
-    if (value !== undefined && value !== null && value !== "") {
-      url.searchParams.set(key, String(value));
+    if (value === undefined || value === null || value === "" || value === false) {
+      continue;
+    }
+    // An array repeats the parameter (?digest=a&digest=b).
+    for (const one of Array.isArray(value) ? value : [value]) {
+      url.searchParams.append(key, String(one));
     }
   }
   return url;
 }
 
-async function request(segments, params, options, accept) {
-  const token = options.token ?? storedToken() ?? "";
+/** The one fetch of the page; `init` carries the method. Network failures → status 0. */
+async function send(url, init) {
   let response;
   try {
-    response = await fetch(apiUrl(segments, params), {
-      method: "GET",
-      headers: { Accept: accept, Authorization: `Bearer ${token}` },
-      credentials: "omit",
-      cache: "no-store",
-    });
+    response = await fetch(url, { ...init, credentials: "omit", cache: "no-store" });
   } catch {
     throw new ApiError(0, "unreachable", "Cannot reach the deploytrace server.");
   }
@@ -75,12 +81,29 @@ async function request(segments, params, options, accept) {
   } catch {
     // Not JSON (a proxy's error page, say): keep the status line.
   }
-  const error = new ApiError(response.status, code, message);
-  if (response.status === 401 && !options.token) {
-    error.handled = true;
-    onUnauthenticated(message);
+  throw new ApiError(response.status, code, message);
+}
+
+async function request(segments, params, options, accept) {
+  const token = options.token ?? storedToken() ?? "";
+  try {
+    return await send(apiUrl(segments, params), {
+      method: "GET",
+      headers: { Accept: accept, Authorization: `Bearer ${token}` },
+    });
+  } catch (error) {
+    if (error.status === 401 && !options.token) {
+      error.handled = true;
+      // A view's requests run in parallel: the first refusal shows the sign-in form and
+      // forgets the token; the others (and any answer that arrives after the user signed
+      // in again) were made with a token that is no longer the current one and must not
+      // take the page back to the form.
+      if (storedToken() === token) {
+        onUnauthenticated(error.message);
+      }
+    }
+    throw error;
   }
-  return Promise.reject(error);
 }
 
 /** GET /v1/<segments...>?params as JSON. `options.token` checks a candidate token instead. */
@@ -108,4 +131,38 @@ export async function getAll(segments, params = {}) {
     }
   }
   return { items, truncated: true };
+}
+
+/** `getAll`, or null when the server has no such endpoint (an older server). */
+export async function getAllIfAvailable(segments, params = {}) {
+  try {
+    return await getAll(segments, params);
+  } catch (error) {
+    if (isMissingEndpoint(error)) {
+      return null;
+    }
+    throw error;
+  }
+}
+
+/** `getJson`, or null when the server has no such endpoint. */
+export async function getJsonIfAvailable(segments, params = {}) {
+  try {
+    return await getJson(segments, params);
+  } catch (error) {
+    if (isMissingEndpoint(error)) {
+      return null;
+    }
+    throw error;
+  }
+}
+
+/** `deploytrace ui`'s sign-in link: its one-time code for {token, expires_at}. */
+export async function exchangeSignInCode(code) {
+  const response = await send(new URL("ui/sign-in", document.baseURI), {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify({ code }),
+  });
+  return response.json();
 }

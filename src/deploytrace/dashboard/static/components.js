@@ -2,7 +2,7 @@
 // tables, filter forms and the "Load more" button.
 
 import { appendAll, dash, el, link, row, table } from "./dom.js";
-import { ago, artifactLabel, kindLabel, shortDigest, utc } from "./format.js";
+import { ago, artifactLabel, httpUrl, kindLabel, plural, shortDigest, utc } from "./format.js";
 import { routes } from "./router.js";
 
 export function setTitle(text) {
@@ -43,15 +43,19 @@ export function errorText(error) {
   return error && error.message ? error.message : String(error);
 }
 
+const ERROR_TITLES = { 0: "Server unreachable", 403: "Not allowed", 503: "Database unavailable" };
+
 export function errorBox(error, retry) {
-  const outage = error && error.status === 503;
+  const status = error ? error.status : undefined;
   const text = errorText(error);
+  // Retrying helps when the server or its database was away, not when the answer was "no".
+  const retryable = !(status >= 400 && status < 500);
   return el(
     "div",
     { class: "error-box", role: "alert" },
-    el("h2", {}, outage ? "Database unavailable" : "Something went wrong"),
-    el("p", {}, outage ? text.replace(/^Database unavailable: t/, "T") : text),
-    retry ? el("button", { type: "button", onclick: retry }, "Try again") : null,
+    el("h2", {}, ERROR_TITLES[status] ?? "Something went wrong"),
+    el("p", {}, status === 503 ? text.replace(/^Database unavailable: t/, "T") : text),
+    retry && retryable ? el("button", { type: "button", onclick: retry }, "Try again") : null,
   );
 }
 
@@ -118,6 +122,7 @@ const RECORD_COLUMNS = [
   "Artifact",
   "Status",
   "Ended",
+  "Reported by",
 ];
 
 export function recordCells(record) {
@@ -127,11 +132,184 @@ export function recordCells(record) {
     }),
     link(routes.home({ environment: record.environment }), record.environment),
     record.logical_environment,
-    el("span", {}, record.deployment_name, el("span", { class: "kind" }, kindLabel(record.kind))),
+    el(
+      "span",
+      {},
+      link(routes.app(record.deployment_name), record.deployment_name, {
+        title: "This deployment everywhere",
+      }),
+      el("span", { class: "kind" }, kindLabel(record.kind)),
+    ),
     artifactCell(record.artifact),
-    statusBadge(record.status),
+    recordStatus(record),
     time(record.ended_at),
+    reportedBy(record.reported_by),
   ];
+}
+
+/** The status, why it ended (when that says more than the status), and the flags. */
+export function recordStatus(record) {
+  const reason =
+    record.ended_reason && record.ended_reason !== record.status
+      ? el("span", { class: "muted" }, ` (${endedReasonLabel(record.ended_reason)})`)
+      : null;
+  return el(
+    "span",
+    { class: "badges" },
+    statusBadge(record.status),
+    reason,
+    record.stale ? staleBadge(record) : null,
+    record.promotion ? promotionBadge(record) : null,
+    policyBadge(record.policy),
+  );
+}
+
+const ENDED_REASONS = {
+  superseded: "superseded",
+  decommissioned: "decommissioned",
+  absent: "gone from its snapshot",
+  replaced: "replaced by an unrecordable digest",
+};
+
+export function endedReasonLabel(reason) {
+  return ENDED_REASONS[reason] ?? String(reason);
+}
+
+/** A badge that tests and styles can find by what it flags. */
+export function flag(name, text, tone, title) {
+  return el("span", { class: `badge badge-${tone}`, "data-flag": name, title }, text);
+}
+
+export function staleBadge(record) {
+  return flag("stale", "stale", "warn", `Not seen since ${utc(record.last_seen_at)}`);
+}
+
+export function promotionBadge(record) {
+  const skipped = record.promotion.skipped;
+  return flag(
+    "skipped-promotion",
+    `skipped ${skipped}`,
+    "warn",
+    `This digest was never deployed in ${skipped} before it reached ${record.logical_environment}`,
+  );
+}
+
+const POLICY_FLAGS = {
+  violated: ["policy violated", "bad"],
+  passed: ["policy passed", "good"],
+  skipped: ["policy skipped", "neutral"],
+};
+
+/** The policy verdict of a record; nothing when no policy applied. */
+export function policyBadge(policy) {
+  if (!policy || !policy.status || policy.status === "none") {
+    return null;
+  }
+  if (policy.override) {
+    return flag(
+      "policy",
+      "policy overridden",
+      "bad",
+      `Recorded despite a policy by ${policy.override.by}: ${policy.override.reason}`,
+    );
+  }
+  const [text, tone] = POLICY_FLAGS[policy.status] ?? [`policy ${policy.status}`, "neutral"];
+  const messages = (policy.violations || []).map((v) => `${v.policy}: ${v.message}`);
+  return flag("policy", text, tone, messages.join("\n") || null);
+}
+
+/** How well the artifact is attested: {verified, unverified, invalid} counts. */
+export function evidenceBadge(counts) {
+  if (!counts) {
+    return null;
+  }
+  const total = counts.verified + counts.unverified + counts.invalid;
+  const parts = [];
+  for (const key of ["verified", "unverified", "invalid"]) {
+    if (counts[key]) {
+      parts.push(`${counts[key]} ${key}`);
+    }
+  }
+  const title = total ? `${plural(total, "attestation")}: ${parts.join(", ")}` : "No attestation";
+  if (counts.invalid) {
+    return flag("evidence", "invalid signature", "bad", title);
+  }
+  if (counts.verified) {
+    return flag("evidence", "verified", "good", title);
+  }
+  if (counts.unverified) {
+    return flag("evidence", "unverified", "neutral", title);
+  }
+  return flag("evidence", "no evidence", "bad", title);
+}
+
+/** Who reported a record: the token's name and, from CI, a link to the run. */
+export function reportedBy(reported) {
+  if (!reported || (!reported.token && !reported.ci)) {
+    return dash();
+  }
+  const ci = reported.ci;
+  return el(
+    "span",
+    { class: "reported-by" },
+    reported.token ? el("span", { class: "token-name" }, reported.token) : null,
+    ci ? el("span", { class: "ci" }, ciRun(ci)) : null,
+  );
+}
+
+const PROVIDERS = { github: "GitHub Actions", gitlab: "GitLab CI" };
+
+/** "GitHub Actions run" (a link when the run URL is http(s)), with actor and commit. */
+export function ciRun(ci) {
+  const label = `${PROVIDERS[ci.provider] ?? ci.provider} run`;
+  const url = httpUrl(ci.run_url);
+  const details = [ci.actor ? `by ${ci.actor}` : null, ci.commit ? ci.commit.slice(0, 7) : null];
+  return [
+    url
+      ? el(
+          "a",
+          { href: url, rel: "noopener noreferrer", target: "_blank", class: "ci-run" },
+          label,
+        )
+      : el("span", { class: "ci-run" }, label),
+    details.some(Boolean) ? el("span", { class: "muted" }, ` ${details.filter(Boolean).join(" · ")}`) : null,
+  ];
+}
+
+/** Text that may break after "/" and "." only (repositories, dotted names), never mid-word. */
+export function breakable(text) {
+  const parts = String(text).split(/(?<=[/.])/);
+  const nodes = [];
+  parts.forEach((part, i) => {
+    if (i > 0) {
+      nodes.push(el("wbr"));
+    }
+    nodes.push(part);
+  });
+  return nodes;
+}
+
+/** The page for a thing that does not exist (a 404), with a way on. */
+export function notFoundPage(message, title = "Not found") {
+  return [
+    pageHeader(title),
+    note(message || "There is no such thing here.", " ", link(routes.home(), "Go to what runs where"), "."),
+  ];
+}
+
+/** Said in place of a view whose endpoint this server does not have yet. */
+export function unavailable(what) {
+  return el(
+    "div",
+    { class: "unavailable", role: "status" },
+    el("h2", {}, "Not available on this server"),
+    el(
+      "p",
+      {},
+      `${what} needs a newer deploytrace server: this one does not answer it. `,
+      "Upgrade the server to see it here.",
+    ),
+  );
 }
 
 export function artifactCell(artifact) {
@@ -139,7 +317,7 @@ export function artifactCell(artifact) {
     "span",
     { class: "artifact" },
     link(routes.artifact(artifact.digest), artifactLabel(artifact), { title: artifact.digest }),
-    artifact.name ? el("span", { class: "artifact-name" }, artifact.name) : null,
+    artifact.name ? el("span", { class: "artifact-name" }, breakable(artifact.name)) : null,
   );
 }
 

@@ -68,3 +68,58 @@ export function bytes(size) {
   }
   return `${(size / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+/** "45s", "12m", "3h 20m", "2d 4h" from a number of seconds; "" for null. */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) {
+    return "";
+  }
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) {
+    return `${s}s`;
+  }
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) {
+    return `${minutes}m`;
+  }
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) {
+    const rest = minutes % 60;
+    return rest ? `${hours}h ${rest}m` : `${hours}h`;
+  }
+  const days = Math.floor(hours / 24);
+  const restHours = hours % 24;
+  return restHours ? `${days}d ${restHours}h` : `${days}d`;
+}
+
+/** The URL when it is an absolute http(s) one (safe to link to), else null. */
+export function httpUrl(text) {
+  if (typeof text !== "string") {
+    return null;
+  }
+  try {
+    const url = new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** "2024-07-12T11:05:00Z": an instant as the API takes it (whole seconds, UTC). */
+export function isoSeconds(date) {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}
+
+/** A Date from "2024-07-12T11:05:00Z" (a zone is required: the dashboard speaks UTC). */
+export function parseInstant(text) {
+  const value = String(text || "").trim();
+  if (!/^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/i.test(value)) {
+    return null;
+  }
+  const date = new Date(value.replace(" ", "T"));
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+export function plural(count, noun, many = `${noun}s`) {
+  return `${count} ${count === 1 ? noun : many}`;
+}

@@ -17,14 +17,15 @@ export function parseHash(hash) {
 
 /** "#/history?environment=prod" from ["history"], {environment: "prod"}; empty values dropped. */
 export function route(segments, params = {}) {
-  const path = segments.map(encodeURIComponent).join("/");
+  const path = segments.map((s) => encodeURIComponent(s).replace(/%3A/gi, ":")).join("/");
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") {
       query.set(key, String(value));
     }
   }
-  const text = query.toString();
+  // ":" needs no escaping after "#": keep times and digests readable in shared links.
+  const text = query.toString().replace(/%3A/gi, ":");
   return `#/${path}${text ? `?${text}` : ""}`;
 }
 
@@ -36,4 +37,10 @@ export const routes = {
   attestations: (params) => route(["attestations"], params),
   attestation: (digest) => route(["attestations", digest]),
   environments: () => route(["environments"]),
+  apps: (params) => route(["apps"], params),
+  app: (name) => route(["apps", name]),
+  diff: (params) => route(["diff"], params),
+  dora: (params) => route(["dora"], params),
+  search: (params) => route(["search"], params),
+  audit: (params) => route(["audit"], params),
 };

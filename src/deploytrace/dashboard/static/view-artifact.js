@@ -1,9 +1,11 @@
 // One artifact by digest: the evidence behind it, where it runs now and where it ran.
 
-import { getAll, getJson } from "./api.js";
+import { getAll, getJson, getJsonIfAvailable } from "./api.js";
 import {
   appendRows,
   code,
+  digestLink,
+  flag,
   loadMore,
   loading,
   note,
@@ -12,8 +14,74 @@ import {
   recordsTable,
   section,
 } from "./components.js";
-import { el } from "./dom.js";
+import { dash, el, table } from "./dom.js";
+import { routes } from "./router.js";
 import { attestationsBlock, evidenceSummary } from "./view-record.js";
+
+// What the artifact contains and what scanners found in it (SPEC §10): served by
+// /v1/artifacts/{digest}/components and /findings, pages of {items, next_cursor}.
+const SEVERITY_TONES = { critical: "bad", high: "bad", medium: "warn", low: "neutral" };
+
+function componentCells(c) {
+  return [
+    el("span", { class: "break" }, c.name || "—"),
+    c.version || dash(),
+    c.purl ? el("code", { class: "break" }, c.purl) : dash(),
+    c.attestation ? digestLink(c.attestation, routes.attestation(c.attestation)) : dash(),
+  ];
+}
+
+function findingCells(f) {
+  const id = f.vulnerability || f.id || "—";
+  const severity = f.severity ? String(f.severity).toLowerCase() : null;
+  const suppressed = f.suppression
+    ? flag(
+        "suppressed",
+        `VEX: ${f.suppression.status}`,
+        "neutral",
+        [f.suppression.justification, `${f.suppression.verification} VEX statement`]
+          .filter(Boolean)
+          .join(" · "),
+      )
+    : null;
+  return [
+    el("span", { class: "break" }, id),
+    severity ? flag("severity", severity, SEVERITY_TONES[severity] ?? "neutral") : dash(),
+    el(
+      "span",
+      { class: "break" },
+      f.name || f.purl || "—",
+      f.version ? el("span", { class: "muted" }, ` ${f.version}`) : null,
+    ),
+    suppressed || dash(),
+    f.attestation ? digestLink(f.attestation, routes.attestation(f.attestation)) : dash(),
+  ];
+}
+
+/** A paged table of an artifact's components or findings, or why there is none. */
+async function contentsSection(title, digest, what, columns, cells, empty) {
+  const first = await getJsonIfAvailable(["artifacts", digest, what]);
+  if (first === null) {
+    return section(
+      title,
+      note(`This server does not index ${what} of artifacts yet (it comes with a newer server).`),
+    );
+  }
+  if (!first.items.length) {
+    return section(title, note(empty));
+  }
+  const tableWrap = table(null, columns, first.items.map(cells), { class: what });
+  return section(
+    title,
+    tableWrap,
+    loadMore(
+      `Load more ${what}`,
+      first.next_cursor,
+      (cursor) => getJson(["artifacts", digest, what], { cursor }),
+      (items) => appendRows(tableWrap, items.map(cells)),
+    ),
+  );
+}
 
 export async function renderArtifact(ctx, digest) {
   ctx.root.append(pageHeader("Artifact", code(digest)));
@@ -63,6 +131,26 @@ export async function renderArtifact(ctx, digest) {
     history = note("It was never deployed.");
   }
   ctx.root.append(section("Where it ran", history));
+
+  const [components, findings] = await Promise.all([
+    contentsSection(
+      "Components",
+      digest,
+      "components",
+      ["Component", "Version", "Package URL", "Attestation"],
+      componentCells,
+      "No SBOM of this artifact lists components.",
+    ),
+    contentsSection(
+      "Vulnerability findings",
+      digest,
+      "findings",
+      ["Vulnerability", "Severity", "Package", "VEX", "Attestation"],
+      findingCells,
+      "No scan of this artifact reports a vulnerability.",
+    ),
+  ]);
+  ctx.root.append(findings, components);
 
   ctx.root.append(
     section(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from deploytrace.storage.base import UTCDateTime
+from deploytrace.storage.base import BigSerial, UTCDateTime
 
 revision = "0008"
 down_revision = "0007"
@@ -43,6 +43,7 @@ def _seq() -> sa.Column:  # type: ignore[type-arg]
 def upgrade() -> None:
     op.create_table(
         "contents_components",
+        sa.Column("id", BigSerial, primary_key=True, autoincrement=True),
         sa.Column("org_id", sa.Uuid, nullable=False),
         sa.Column("artifact_digest", sa.String(255), nullable=False),
         _seq(),
@@ -61,15 +62,16 @@ def upgrade() -> None:
         ["org_id", "purl_name", "version", "artifact_digest"],
     )
     op.create_index(
-        "ix_contents_components_org_id_artifact_digest",
+        "ix_contents_components_org_id_artifact_digest_id",
         "contents_components",
-        ["org_id", "artifact_digest"],
+        ["org_id", "artifact_digest", "id"],
     )
     op.create_index(
         "ix_contents_components_attestation_seq", "contents_components", ["attestation_seq"]
     )
     op.create_table(
         "contents_findings",
+        sa.Column("id", BigSerial, primary_key=True, autoincrement=True),
         sa.Column("org_id", sa.Uuid, nullable=False),
         sa.Column("artifact_digest", sa.String(255), nullable=False),
         _seq(),
@@ -94,9 +96,9 @@ def upgrade() -> None:
         ],
     )
     op.create_index(
-        "ix_contents_findings_org_id_artifact_digest",
+        "ix_contents_findings_org_id_artifact_digest_id",
         "contents_findings",
-        ["org_id", "artifact_digest"],
+        ["org_id", "artifact_digest", "id"],
     )
     op.create_index(
         "ix_contents_findings_attestation_seq", "contents_findings", ["attestation_seq"]
