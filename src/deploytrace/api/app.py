@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from deploytrace import __version__
 from deploytrace.api import deployments, environments, errors, evidence, health, tenancy
-from deploytrace.api.limits import BodyLimit, CleanUrl
+from deploytrace.api.limits import Authenticate, BodyLimit, CleanUrl
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
 from deploytrace.settings import Settings
@@ -33,6 +33,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(tenancy.router)
     mount_dashboard(app)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+    app.add_middleware(Authenticate, runtime=runtime)
     app.add_middleware(CleanUrl)
     return app
 
