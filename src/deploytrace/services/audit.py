@@ -18,8 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from deploytrace.errors import InvalidInput
-from deploytrace.services import pagination
+from deploytrace.services import pagination, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.storage import audit as store
 from deploytrace.storage.base import utcnow
@@ -103,8 +102,8 @@ def list_entries(
     actor.require(Action.READ)
     size = pagination.limit(limit)
     before = pagination.decode(cursor, int)
-    if since is not None and since.tzinfo is None:
-        raise InvalidInput("since needs a time zone, e.g. 2026-11-25T10:00:00Z")
+    if since is not None:
+        since = validation.instant(since, "since")
     with db.read() as conn:
         rows = store.page(
             conn, actor.org_id, since=since, action=action, before_position=before, limit=size + 1

@@ -81,6 +81,7 @@ def description(value: str | None) -> str:
 
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+MAX_DURATION = dt.timedelta(days=3660)
 
 
 def duration(value: str) -> dt.timedelta:
@@ -91,7 +92,18 @@ def duration(value: str) -> dt.timedelta:
             f"invalid duration {value!r}: use a number with w, d, h, m or s, e.g. 90d or 12h"
         )
     weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    span = dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if span <= dt.timedelta(0) or span > dt.timedelta(days=3660):
+    # In seconds first: timedelta itself overflows past 999,999,999 days.
+    total = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if not 0 < total <= MAX_DURATION.total_seconds():
         raise InvalidInput(f"invalid duration {value!r}: between 1s and 10 years")
-    return span
+    return dt.timedelta(seconds=total)
+
+
+def instant(value: dt.datetime, what: str) -> dt.datetime:
+    """An aware point in time, in UTC (a UTC offset can push year 1 or 9999 out of range)."""
+    if value.tzinfo is None:
+        raise InvalidInput(f"{what} needs a time zone, e.g. 2026-11-25T10:00:00Z")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(f"{what} {value.isoformat()} is out of range") from None
