@@ -45,6 +45,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.support.ports import listening_port
+
 AuthMode = Literal["none", "basic", "token"]
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -79,6 +81,7 @@ def require_registry_tools(*, htpasswd: bool = True) -> str:
 
 
 def free_port() -> int:
+    """A port nothing listens on now (for tests of a closed port; servers bind port 0)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -592,9 +595,10 @@ def _htpasswd(users: dict[str, str], path: Path) -> Path:
 
 
 def _config(
-    workdir: Path, port: int, auth: AuthMode, tls: bool, users: dict[str, str], token: Any
+    workdir: Path, auth: AuthMode, tls: bool, users: dict[str, str], token: Any
 ) -> dict[str, Any]:
-    http: dict[str, Any] = {"addr": f"127.0.0.1:{port}", "secret": "test-only"}
+    # Port 0: the kernel picks one nobody else holds (found again in /proc).
+    http: dict[str, Any] = {"addr": "127.0.0.1:0", "secret": "test-only"}
     if tls:
         _, cert, key = make_tls_files(workdir)
         http["tls"] = {"certificate": str(cert), "key": str(key)}
@@ -619,19 +623,12 @@ def _config(
     return config
 
 
-class _PortTaken(RuntimeError):
-    """Another process grabbed the free port between our probe and the registry's bind."""
-
-
 def _wait_until_ready(registry: Registry, log_path: Path, deadline: float = 15.0) -> None:
     stop_at = time.monotonic() + deadline
     with httpx.Client(verify=_verify(registry.ca_file), timeout=1) as client:
         while time.monotonic() < stop_at:
             if registry.process.poll() is not None:
-                log = log_path.read_text()
-                if "address already in use" in log:
-                    raise _PortTaken(log)
-                raise RuntimeError(f"docker-registry exited: {log[-2000:]}")
+                raise RuntimeError(f"docker-registry exited: {log_path.read_text()[-2000:]}")
             try:
                 if client.get(f"{registry.url}/v2/").status_code in (200, 401):
                     return
@@ -665,32 +662,33 @@ def running_registry(
     users = dict(users or DEFAULT_USERS)
     workdir.mkdir(parents=True, exist_ok=True)
     token = TokenServer(users, anonymous_pull).start() if auth == "token" else None
-    registry: Registry | None = None
+    process: subprocess.Popen[bytes] | None = None
     try:
-        for attempt in range(3):
-            port = free_port()
-            config = _config(workdir, port, auth, tls, users, token)
-            registry = Registry(
-                host=f"127.0.0.1:{port}",
-                scheme="https" if tls else "http",
-                auth=auth,
-                users=users,
-                ca_file=str(workdir / "ca.crt") if tls else None,
-                token_server=token,
-                workdir=workdir,
-                process=_start(binary, workdir, config),
-            )
-            try:
-                _wait_until_ready(registry, workdir / "registry.log")
-                break
-            except _PortTaken:
-                if attempt == 2:
-                    raise
-        assert registry is not None
+        process = _start(binary, workdir, _config(workdir, auth, tls, users, token))
+        port = listening_port(process, timeout=15)
+        if port is None:
+            log = (workdir / "registry.log").read_text()
+            raise RuntimeError(f"docker-registry did not listen: {log[-2000:]}")
+        registry = Registry(
+            host=f"127.0.0.1:{port}",
+            scheme="https" if tls else "http",
+            auth=auth,
+            users=users,
+            ca_file=str(workdir / "ca.crt") if tls else None,
+            token_server=token,
+            workdir=workdir,
+            process=process,
+        )
+        _wait_until_ready(registry, workdir / "registry.log")
         yield registry
     finally:
-        if registry is not None:
-            registry.stop()
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         if token is not None:
             token.stop()
 
