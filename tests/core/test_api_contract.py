@@ -6,6 +6,7 @@ import pytest
 
 from deploytrace.api.app import create_app
 from deploytrace.api.runtime import Runtime
+from deploytrace.services import tenancy
 from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
 from tests.support.api import ApiHarness
@@ -85,8 +86,10 @@ def test_openapi_document(api: ApiHarness) -> None:
 
 
 def test_body_over_the_limit_is_413(db: Database) -> None:
+    # With a token: without one, the body is refused (401) before its size matters.
     settings = Settings(max_body_bytes=1024)
-    harness = ApiHarness(create_app(Runtime(db=db, settings=settings)), token=None, db=db)
+    _, token = tenancy.bootstrap(db, "acme")
+    harness = ApiHarness(create_app(Runtime(db=db, settings=settings)), token=token, db=db)
     r = harness.request(
         "POST",
         "/v1/environments",
@@ -103,6 +106,7 @@ def test_streamed_body_over_the_limit_is_413(db: Database) -> None:
     import json as json_
 
     app = create_app(Runtime(db=db, settings=Settings(max_body_bytes=1024)))
+    _, token = tenancy.bootstrap(db, "acme")
     chunks = [b'{"name": "', b"a" * 800, b"a" * 800, b'"}']
     sent: list[dict[str, object]] = []
 
@@ -130,7 +134,11 @@ def test_streamed_body_over_the_limit_is_413(db: Database) -> None:
             "query_string": b"",
             "client": ("127.0.0.1", 1),
             "server": ("test", 80),
-            "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"transfer-encoding", b"chunked"),
+                (b"authorization", f"Bearer {token}".encode()),
+            ],
         }
         await app(scope, receive, send)
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from deploytrace import __version__
 from deploytrace.api import deployments, environments, errors, evidence, health, tenancy
-from deploytrace.api.limits import Authenticate, BodyLimit, CleanUrl
+from deploytrace.api.limits import Authenticate, BodyLimit, CleanUrl, NoSniff
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
 from deploytrace.settings import Settings
@@ -20,7 +20,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="deploytrace",
         version=__version__,
         summary="What is running where, and what evidence stands behind it.",
-        docs_url="/docs",
+        # No Swagger UI: it loads third-party JavaScript onto the dashboard's origin,
+        # where the dashboard keeps its token. The document is at /openapi.json.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -35,6 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     app.add_middleware(Authenticate, runtime=runtime)
     app.add_middleware(CleanUrl)
+    app.add_middleware(NoSniff)
     return app
 
 

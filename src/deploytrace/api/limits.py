@@ -160,3 +160,27 @@ class CleanUrl:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class NoSniff:
+    """`X-Content-Type-Options: nosniff` on every answer: a browser must take a
+    JSON error or an attestation's bytes for what their Content-Type says, never
+    for HTML or script on the dashboard's origin."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from deploytrace.errors import InvalidInput
 
@@ -12,7 +13,11 @@ INPUT_STATUSES = ("deployed", "decommissioned")
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
-_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+_PRINTABLE_ASCII = re.compile(r"^[^\x00-\x1f\x7f]*$")
+# Control (Cc: C0, DEL, C1) and format characters (Cf: bidi overrides and
+# isolates, zero-width spaces and joiners, soft hyphen): invisible or reordering,
+# they make one name look like another. Cs: lone surrogates, not encodable text.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 MAX_DESCRIPTION = 1024
 MAX_ARTIFACT_NAME = 512
@@ -71,9 +76,19 @@ def text(value: str | None, what: str, max_len: int) -> str | None:
         return None
     if len(value) > max_len:
         raise InvalidInput(f"{what} is too long ({len(value)} characters, at most {max_len})")
-    if not _PRINTABLE.match(value):
-        raise InvalidInput(f"{what} must not contain control characters")
+    if not printable(value):
+        raise InvalidInput(
+            f"{what} must not contain control or invisible formatting characters "
+            "(Unicode categories Cc and Cf, e.g. bidi overrides or zero-width spaces)"
+        )
     return value
+
+
+def printable(value: str) -> bool:
+    """No character of Unicode category Cc, Cf or Cs."""
+    if value.isascii():
+        return _PRINTABLE_ASCII.match(value) is not None
+    return not any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value)
 
 
 def description(value: str | None) -> str:
