@@ -10,6 +10,7 @@ from deploytrace.api.limits import ACTOR_KEY
 from deploytrace.api.runtime import Runtime
 from deploytrace.services import tenancy
 from deploytrace.services.context import Actor
+from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
 
 # The trivial dependencies are `async def`: FastAPI runs a plain `def` dependency
@@ -19,6 +20,11 @@ from deploytrace.storage.db import Database
 async def database(request: Request) -> Database:
     rt: Runtime = request.app.state.runtime
     return rt.db
+
+
+async def settings(request: Request) -> Settings:
+    rt: Runtime = request.app.state.runtime
+    return rt.settings
 
 
 class Caller:
@@ -52,4 +58,5 @@ async def caller(request: Request) -> Caller:
 
 
 DB = Annotated[Database, Depends(database)]
+AppSettings = Annotated[Settings, Depends(settings)]
 CurrentCaller = Annotated[Caller, Depends(caller)]
