@@ -34,8 +34,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(evidence.router)
     app.include_router(tenancy.router)
     mount_dashboard(app)
-    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+    # The last added runs first. An announced body over the limit is refused (413)
+    # before the token is looked at; neither refusal reads the body.
     app.add_middleware(Authenticate, runtime=runtime)
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     app.add_middleware(CleanUrl)
     app.add_middleware(NoSniff)
     return app
