@@ -41,10 +41,28 @@ class NotFound(DeploytraceError):
     code = "not_found"
 
 
+class Ambiguous(InvalidInput):
+    """A short id or digest prefix that matches more than one thing."""
+
+    code = "ambiguous"
+
+
+class NotAttested(NotFound):
+    """No attestation of the organization attests the artifact (still not found: 404, exit 3)."""
+
+    code = "not_attested"
+
+
 class Conflict(DeploytraceError):
     """The request contradicts the current state."""
 
     code = "conflict"
+
+
+class StaleReport(Conflict):
+    """A report observed before what its slot or scope already knows (SPEC §7 Order)."""
+
+    code = "stale_report"
 
 
 class Unauthenticated(DeploytraceError):
@@ -65,17 +83,31 @@ class Unavailable(DeploytraceError):
     code = "unavailable"
 
 
+class PolicyViolation(DeploytraceError):
+    """An enforced policy refused the change (SPEC §9); the message names each violation."""
+
+    code = "policy_violation"
+
+    def __init__(self, message: str, violations: object = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
 BY_CODE: dict[str, type[DeploytraceError]] = {
     cls.code: cls
     for cls in (
         DeploytraceError,
         InvalidInput,
         PayloadTooLarge,
+        Ambiguous,
         NotFound,
+        NotAttested,
         Conflict,
+        StaleReport,
         Unauthenticated,
         Forbidden,
         Unavailable,
+        PolicyViolation,
     )
 }
 

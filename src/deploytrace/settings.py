@@ -7,6 +7,7 @@ pydantic-settings alone costs more start-up time than the whole client path.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,12 +36,28 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInput(f"{name} must be a non-negative number of seconds, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with its environment variable in the comment."""
 
     home: Path = field(default_factory=_default_home)  # DEPLOYTRACE_HOME
     database_url: str | None = None  # DEPLOYTRACE_DATABASE_URL (server and admin commands)
+    # DEPLOYTRACE_DATABASE_READ_URL (server): a PostgreSQL streaming replica for reads
+    database_read_url: str | None = None
+    read_max_lag: float = 5.0  # DEPLOYTRACE_READ_MAX_LAG (seconds behind before reads leave it)
     server: str | None = None  # DEPLOYTRACE_SERVER (CLI: talk to this server)
     token: str | None = None  # DEPLOYTRACE_TOKEN (CLI: bearer token for the server)
     max_body_bytes: int = 25 * MIB  # DEPLOYTRACE_MAX_BODY_BYTES
@@ -67,6 +84,8 @@ class Settings:
         return replace(
             settings,
             database_url=env.get("DEPLOYTRACE_DATABASE_URL") or None,
+            database_read_url=env.get("DEPLOYTRACE_DATABASE_READ_URL") or None,
+            read_max_lag=_seconds(env, "DEPLOYTRACE_READ_MAX_LAG", settings.read_max_lag),
             server=env.get("DEPLOYTRACE_SERVER") or None,
             token=env.get("DEPLOYTRACE_TOKEN") or None,
             max_body_bytes=_int(env, "DEPLOYTRACE_MAX_BODY_BYTES", settings.max_body_bytes),

@@ -106,7 +106,15 @@ def test_record_json_shape(ready: CliRunner) -> None:
         "last_seen_at",
         "ended_at",
         "superseded_by",
+        "ended_reason",
+        "stale",
+        "heartbeats",
+        "scope",
+        "reported_by",
+        "promotion",
+        "policy",
         "action",
+        "previous",
     }
     assert rec["artifact"] == {
         "digest": D1,

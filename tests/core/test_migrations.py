@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 
 import deploytrace.storage.deployments
 import deploytrace.storage.environments
+import deploytrace.storage.snapshots
 import deploytrace.storage.tenancy  # noqa: F401  (registers tables)
 from deploytrace.storage import migrate
 from deploytrace.storage.base import metadata

@@ -7,8 +7,21 @@ import os
 from fastapi import FastAPI
 
 from deploytrace import __version__
-from deploytrace.api import deployments, environments, errors, evidence, health, tenancy
+from deploytrace.api import (
+    artifacts,
+    attestations,
+    deployments,
+    environments,
+    errors,
+    health,
+    policies,
+    search,
+    snapshots,
+    tenancy,
+    trust,
+)
 from deploytrace.api.limits import Authenticate, BodyLimit, CleanUrl, NoSniff
+from deploytrace.api.routing import ReadRouting
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
 from deploytrace.settings import Settings
@@ -31,12 +44,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(environments.environments_router)
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
-    app.include_router(evidence.router)
+    app.include_router(snapshots.router)
+    app.include_router(attestations.router)
+    app.include_router(artifacts.router)
+    app.include_router(trust.router)
     app.include_router(tenancy.router)
+    app.include_router(policies.router)
+    app.include_router(search.router)
     mount_dashboard(app)
     # The last added runs first. An announced body over the limit is refused (413)
-    # before the token is looked at; neither refusal reads the body.
+    # before the token is looked at; neither refusal reads the body. Authenticate
+    # runs where the endpoint would (inside ReadRouting): its lookup routes alike.
     app.add_middleware(Authenticate, runtime=runtime)
+    if runtime.db.replica is not None:
+        app.add_middleware(ReadRouting)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     app.add_middleware(CleanUrl)
     app.add_middleware(NoSniff)
@@ -48,4 +69,5 @@ def server_app() -> FastAPI:
     settings = Settings.from_env(dict(os.environ))
     if not settings.database_url:
         raise SystemExit("DEPLOYTRACE_DATABASE_URL is not set")
-    return create_app(Runtime(db=Database(settings.database_url, settings), settings=settings))
+    db = Database(settings.database_url, settings, read_url=settings.database_read_url)
+    return create_app(Runtime(db=db, settings=settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -9,12 +10,28 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
-from deploytrace.api.evidence import Evidence
-from deploytrace.api.records import DeploymentRecord
+from deploytrace.api.evidence_schema import Evidence
+from deploytrace.api.records import DeploymentRecord, Previous
 from deploytrace.services import deployments
+from deploytrace.services.records import CiRun
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
 _errors = responses(401, 403, 404, 409, 413, 422, 503)
+
+
+_CI_FIELD = Field(default=None, max_length=4096)
+
+
+class CiIn(BaseModel):
+    """The CI run reporting (the CLI fills it from the CI system's environment variables)."""
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str = Field(max_length=64)
+    run_url: str | None = _CI_FIELD
+    commit: str | None = _CI_FIELD
+    ref: str | None = _CI_FIELD
+    actor: str | None = _CI_FIELD
+    workflow: str | None = _CI_FIELD
 
 
 class RecordIn(BaseModel):
@@ -27,10 +44,18 @@ class RecordIn(BaseModel):
     artifact_name: str | None = Field(default=None, max_length=4096)
     artifact_version: str | None = Field(default=None, max_length=4096)
     status: str = Field(default="deployed", max_length=64)
+    observed_at: dt.datetime | None = Field(
+        default=None, description="When the reporter saw it (RFC 3339); default: now"
+    )
+    ci: CiIn | None = None
+    override_reason: str | None = Field(
+        default=None, max_length=4096, description="Admins: record despite a policy"
+    )
 
 
 class RecordOut(DeploymentRecord):
     action: Literal["created", "superseded_previous", "heartbeat", "decommissioned", "unchanged"]
+    previous: Previous | None
 
 
 class RecordList(BaseModel):
@@ -44,10 +69,16 @@ class RecordList(BaseModel):
 )
 def record(body: RecordIn, response: Response, db: DB, caller: CurrentCaller) -> RecordOut:
     """Record that an artifact is running in a slot (or was decommissioned from it)."""
-    result = deployments.record(db, caller.actor(), deployments.RecordRequest(**body.model_dump()))
+    fields = body.model_dump(exclude={"ci"})
+    ci = CiRun(**body.ci.model_dump()) if body.ci else None
+    result = deployments.record(db, caller.actor(), deployments.RecordRequest(**fields, ci=ci))
     response.status_code = 201 if result.created else 200
     return RecordOut.model_validate(
-        {**DeploymentRecord.fields_of(result.record), "action": result.action}
+        {
+            **DeploymentRecord.fields_of(result.record),
+            "action": result.action.value,
+            "previous": Previous.of(result.previous),
+        }
     )
 
 
@@ -66,10 +97,18 @@ def list_records(
     history: bool = False,
     project: Short = None,
     project_version: Short = None,
+    at: Annotated[
+        dt.datetime | None, Query(description="Only what was deployed at this instant")
+    ] = None,
+    stale: Annotated[bool, Query(description="Only deployed records that are stale")] = False,
+    skipped_promotion: Annotated[
+        bool, Query(description="Only records created without passing the previous stage")
+    ] = False,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> RecordList:
-    """Active records by default; `history` adds superseded and decommissioned. Newest first."""
+    """Active records by default; `history` adds superseded and decommissioned; `at` gives
+    exactly those deployed at an instant. Newest first (by created_at); filters combine."""
     page = deployments.list_records(
         db,
         caller.actor(),
@@ -82,6 +121,9 @@ def list_records(
             history=history,
             project=project,
             project_version=project_version,
+            at=at,
+            stale=stale,
+            skipped_promotion=skipped_promotion,
             limit=limit,
             cursor=cursor,
         ),

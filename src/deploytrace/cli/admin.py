@@ -1,4 +1,4 @@
-"""Operator commands: `server`, `admin bootstrap`, `db upgrade`."""
+"""Operator commands: `server`, `admin bootstrap`, `db upgrade`, `db reindex`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def _database(state: State, url: str | None) -> Database:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--database-url", default=None, help=_URL_HELP)
 @click.option(
+    "--database-read-url",
+    default=None,
+    help="A PostgreSQL streaming replica of the database for reads (postgresql+psycopg://...); "
+    "reads fall back to the database when it is down or lags more than "
+    "DEPLOYTRACE_READ_MAX_LAG seconds [env DEPLOYTRACE_DATABASE_READ_URL].",
+)
+@click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
 )
 @click.option(
@@ -40,18 +47,33 @@ def _database(state: State, url: str | None) -> Database:
 )
 @common_options
 def server(
-    state: State, host: str, port: int, database_url: str | None, workers: int, log_level: str
+    state: State,
+    host: str,
+    port: int,
+    database_url: str | None,
+    database_read_url: str | None,
+    workers: int,
+    log_level: str,
 ) -> None:
     import uvicorn
 
+    from deploytrace.services import contents
     from deploytrace.storage import migrate
     from deploytrace.storage.db import Database
 
     url = database_url or state.settings.database_url or state.settings.embedded_database_url
-    db = Database(url, state.settings)
+    read_url = database_read_url or state.settings.database_read_url
+    # Refuse a read URL that cannot work before serving anything; a replica that
+    # is merely down is fine (reads use the primary until it is back).
+    db = Database(url, state.settings, read_url=read_url)
     migrate.upgrade(db)  # safe with several replicas starting at once (advisory lock)
+    contents.repair(db)  # contents indexing a stopped process left unfinished
     db.dispose()
     os.environ["DEPLOYTRACE_DATABASE_URL"] = db.url
+    if read_url:
+        os.environ["DEPLOYTRACE_DATABASE_READ_URL"] = read_url
+    else:
+        os.environ.pop("DEPLOYTRACE_DATABASE_READ_URL", None)
     uvicorn.run(
         "deploytrace.api.app:server_app",
         factory=True,
@@ -107,4 +129,31 @@ def upgrade(state: State, database_url: str | None) -> None:
     else:
         click.echo(
             f"schema at revision {migrate.HEAD}" + (" (upgraded)" if ran else " (already current)")
+        )
+
+
+@db.command(
+    help="Index what stored attestations say about contents (SBOMs, scans, VEX): those "
+    "pushed before the index existed, and any left unfinished; --all: every one again."
+)
+@click.option("--database-url", default=None, help=_URL_HELP)
+@click.option("--all", "everything", is_flag=True, help="Index every attestation again.")
+@common_options
+def reindex(state: State, database_url: str | None, everything: bool) -> None:
+    from dataclasses import asdict
+
+    from deploytrace.services import contents
+    from deploytrace.storage import migrate
+
+    database = _database(state, database_url)
+    migrate.ensure_current(database)
+    report = asdict(contents.reindex(database, everything=everything))
+    if state.json:
+        output.emit_json(report)
+    else:
+        click.echo(
+            f"indexed {report['attestations']} attestations ({report['with_contents']} with "
+            f"contents: {report['components']} components, {report['findings']} findings, "
+            f"{report['statements']} VEX statements; {report['skipped']} entries skipped), "
+            f"finished {report['repaired']} interrupted"
         )

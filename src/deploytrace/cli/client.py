@@ -181,9 +181,29 @@ class HttpTransport:
         return Response(r.status_code, dict(r.headers), r.content)
 
 
+# Once a command wrote, its later reads ask the server for the primary database:
+# a read replica may not have replayed that write yet (read-your-writes).
+READ_PRIMARY_HEADER = "Deploytrace-Read-Primary"
+
+
 class ApiClient:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        self._wrote = False
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: bytes | None,
+        headers: dict[str, str],
+    ) -> Response:
+        if self._wrote:
+            headers[READ_PRIMARY_HEADER] = "1"
+        elif method not in ("GET", "HEAD"):
+            self._wrote = True
+        return self.transport.send(method, path, query, body, headers)
 
     def call(
         self,
@@ -207,12 +227,12 @@ class ApiClient:
             headers["Content-Type"] = "application/json"
         elif content_type:
             headers["Content-Type"] = content_type
-        response = self.transport.send(method, path, query, body, headers)
+        response = self._send(method, path, query, body, headers)
         return _decode(response)
 
     def call_raw(self, method: str, path: str) -> bytes:
         """A call whose success answer is bytes, not JSON."""
-        response = self.transport.send(method, path, [], None, {"Accept": "*/*"})
+        response = self._send(method, path, [], None, {"Accept": "*/*"})
         if 200 <= response.status < 300:
             return response.body
         _decode(response)

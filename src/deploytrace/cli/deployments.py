@@ -3,27 +3,54 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 import click
 
 from deploytrace.cli import output
+from deploytrace.cli.ci import ci_run
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
+from deploytrace.cli.registry import registry_credentials as _registry_credentials
+from deploytrace.cli.sync import sync
 
-_KIND_SHORT = {"CONTAINER_IMAGE": "image", "HELM_CHART": "helm"}
+
+def _status(record: dict[str, Any]) -> str:
+    if record.get("stale"):
+        return "STALE"
+    reason = record.get("ended_reason")
+    if reason in ("absent", "replaced"):
+        return f"{record['status']} ({reason})"
+    return str(record["status"])
+
+
+def _flags(record: dict[str, Any]) -> str:
+    marks = []
+    if record.get("promotion"):
+        marks.append(f"skipped {record['promotion']['skipped']}")
+    if (record.get("policy") or {}).get("status") == "violated":
+        marks.append("policy violated")
+    return ", ".join(marks) or "-"
+
 
 _LIST_COLUMNS: list[output.Column] = [
-    ("ID", lambda r: r["id"], 1),
+    ("ID", lambda r: r["id"][:8], 7),
     ("ENV", lambda r: r["environment"], 9),
     ("LOGICAL ENV", lambda r: r["logical_environment"], 9),
     ("DEPLOYMENT", lambda r: r["deployment_name"], 9),
-    ("KIND", lambda r: str(_KIND_SHORT.get(r["kind"], r["kind"])), 6),
-    ("VERSION", lambda r: r["artifact"]["version"] or "-", 5),
-    ("DIGEST", lambda r: output.short_digest(r["artifact"]["digest"]), 8),
-    ("STATUS", lambda r: r["status"], 8),
-    ("LAST SEEN", lambda r: output.relative(r["last_seen_at"]), 4),
+    ("KIND", lambda r: r["kind"], 3),
+    ("VERSION", lambda r: r["artifact"]["version"] or "-", 8),
+    ("DIGEST", lambda r: output.short_digest(r["artifact"]["digest"]), 6),
+    ("STATUS", _status, 8),
+    ("LAST SEEN", lambda r: output.relative(r["last_seen_at"]), 5),
+    ("NOTES", _flags, 4),
+]
+
+_HISTORY_COLUMNS: list[output.Column] = [
+    *_LIST_COLUMNS[:8],
+    ("DEPLOYED", lambda r: output.relative(r["created_at"]), 6),
+    ("ENDED", lambda r: output.relative(r["ended_at"]), 6),
+    _LIST_COLUMNS[9],
 ]
 
 
@@ -31,10 +58,36 @@ def list_columns() -> list[output.Column]:
     return _LIST_COLUMNS
 
 
+def _version(record: dict[str, Any]) -> str:
+    artifact = record["artifact"]
+    return str(artifact["version"] or output.short_digest(artifact["digest"]))
+
+
+def summary(record: dict[str, Any]) -> str:
+    """One line saying what a report did, e.g. `api-server: v1.0.0 → v1.1.0`."""
+    name = record["deployment_name"]
+    where = f"{record['environment']}/{record['logical_environment']}"
+    action = record.get("action")
+    previous = record.get("previous")
+    if action == "superseded_previous" and previous:
+        before = previous["version"] or output.short_digest(previous["digest"])
+        return f"{name}: {before} → {_version(record)} in {where}"
+    if action == "created":
+        return f"{name}: {_version(record)} deployed in {where}"
+    if action == "heartbeat":
+        beats = record["heartbeats"]
+        return f"{name}: {_version(record)} still running in {where} (heartbeat {beats})"
+    if action in ("decommissioned", "unchanged"):
+        return f"{name}: {_version(record)} decommissioned from {where}"
+    return f"{name}: {_version(record)} in {where}"
+
+
 def show_record(state: State, record: dict[str, Any]) -> None:
     if state.json:
         output.emit_json(record)
         return
+    if "action" in record:
+        click.echo(summary(record))
     artifact = record["artifact"]
     pairs = [
         ("id", record["id"]),
@@ -45,16 +98,31 @@ def show_record(state: State, record: dict[str, Any]) -> None:
         ("digest", artifact["digest"]),
         ("artifact", artifact["name"] or "-"),
         ("version", artifact["version"] or "-"),
-        ("status", record["status"]),
+        ("status", _status(record)),
         ("created", f"{record['created_at']} ({output.relative(record['created_at'])})"),
         ("last seen", f"{record['last_seen_at']} ({output.relative(record['last_seen_at'])})"),
+        ("heartbeats", str(record["heartbeats"])),
     ]
     if record.get("ended_at"):
-        pairs.append(("ended", record["ended_at"]))
+        pairs.append(("ended", f"{record['ended_at']} ({record.get('ended_reason') or '-'})"))
     if record.get("superseded_by"):
         pairs.append(("superseded by", record["superseded_by"]))
-    if "action" in record:
-        pairs.append(("action", record["action"]))
+    if record.get("scope"):
+        pairs.append(("scope", record["scope"]))
+    reported = record.get("reported_by") or {}
+    ci = reported.get("ci")
+    pairs.append(("reported by", reported.get("token") or "-"))
+    if ci:
+        pairs.append(("ci run", ci.get("run_url") or ci.get("provider")))
+    if record.get("promotion"):
+        pairs.append(("promotion", f"skipped {record['promotion']['skipped']}"))
+    policy = record.get("policy") or {}
+    pairs.append(("policy", str(policy.get("status", "none"))))
+    for violation in policy.get("violations") or ():
+        pairs.append(("  violation", f"{violation.get('policy')}: {violation.get('message')}"))
+    if policy.get("override"):
+        override = policy["override"]
+        pairs.append(("  override", f"by {override.get('by')}: {override.get('reason')}"))
     evidence = record.get("evidence")
     if evidence is not None:
         versions = [f"{pv['project']}@{pv['version']}" for pv in evidence["project_versions"]]
@@ -77,31 +145,6 @@ def show_record(state: State, record: dict[str, Any]) -> None:
 @click.group(help="Record and list which artifact runs where.")
 def deployment() -> None:
     pass
-
-
-def _registry_credentials(
-    server: str | None, username: str | None, password: str | None, password_stdin: bool
-) -> Any:
-    from deploytrace.oci import RegistryCredentials
-
-    server = server or os.environ.get("DEPLOYTRACE_REGISTRY_SERVER") or None
-    username = username or os.environ.get("DEPLOYTRACE_REGISTRY_USERNAME") or None
-    if password_stdin:
-        if password:
-            raise click.UsageError(
-                "--registry-password and --registry-password-stdin exclude each other"
-            )
-        password = sys.stdin.read().rstrip("\r\n")
-    password = password or os.environ.get("DEPLOYTRACE_REGISTRY_PASSWORD") or None
-    given = [v is not None for v in (server, username, password)]
-    if not any(given):
-        return None
-    if not all(given):
-        raise click.UsageError(
-            "registry credentials need all three of --registry-server, --registry-username "
-            "and --registry-password (or their DEPLOYTRACE_REGISTRY_* variables)"
-        )
-    return RegistryCredentials(server=str(server), username=str(username), password=str(password))
 
 
 @deployment.command(help="Record that an artifact runs in a slot, or was decommissioned from it.")
@@ -129,6 +172,18 @@ def _registry_credentials(
 @click.option(
     "--registry-ca-file", default=None, help="CA bundle for the registry's TLS certificate."
 )
+@click.option(
+    "--observed-at",
+    default=None,
+    metavar="TIME",
+    help="When it was seen running (RFC 3339); default: now. Older than the slot knows: refused.",
+)
+@click.option(
+    "--override-reason",
+    default=None,
+    metavar="TEXT",
+    help="Admins: record despite an enforced policy, saying why (kept and audited).",
+)
 @common_options
 def record(
     state: State,
@@ -146,6 +201,8 @@ def record(
     registry_password: str | None,
     registry_password_stdin: bool,
     registry_ca_file: str | None,
+    observed_at: str | None,
+    override_reason: str | None,
 ) -> None:
     if (oci_ref is None) == (digest is None):
         raise click.UsageError("give exactly one of --oci-ref and --digest")
@@ -175,7 +232,11 @@ def record(
         "artifact_name": artifact_name,
         "artifact_version": artifact_version,
         "status": status,
+        "observed_at": observed_at,
+        "ci": ci_run(os.environ),
+        "override_reason": override_reason,
     }
+    body = {k: v for k, v in body.items() if v is not None}
     show_record(state, state.client.call("POST", "/v1/deployments", json_body=body))
 
 
@@ -195,6 +256,20 @@ def record(
     "--project-version", default=None, help="Only artifacts attested in this project version."
 )
 @click.option(
+    "--at", default=None, metavar="TIME", help="What was deployed at this instant (RFC 3339)."
+)
+@click.option("--stale", is_flag=True, help="Only deployed records not seen for too long.")
+@click.option(
+    "--skipped-promotion",
+    is_flag=True,
+    help="Only records whose digest skipped the previous logical environment.",
+)
+@click.option(
+    "--unattested",
+    is_flag=True,
+    help="List workloads running without evidence (from snapshots) instead of records.",
+)
+@click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="At most this many records."
 )
 @common_options
@@ -208,8 +283,15 @@ def list_(
     history: bool,
     project: str | None,
     project_version: str | None,
+    at: str | None,
+    stale: bool,
+    skipped_promotion: bool,
+    unattested: bool,
     limit: int | None,
 ) -> None:
+    if unattested:
+        _list_unattested(state, environment, logical_environment, limit)
+        return
     params = {
         "project": project,
         "project_version": project_version,
@@ -219,13 +301,19 @@ def list_(
         "kind": kind,
         "digest": digest,
         "history": history or None,
+        "at": at,
+        "stale": stale or None,
+        "skipped_promotion": skipped_promotion or None,
         "limit": min(limit, 500) if limit else 500,
     }
     items = state.client.pages("/v1/deployments", params, limit)
     if state.json:
         output.emit_json(items)
-    else:
-        output.table(items, _LIST_COLUMNS, "no deployments" if history else "nothing deployed")
+        return
+    empty = "no deployments" if history else "nothing deployed"
+    if at:
+        empty = f"nothing was deployed at {at}"
+    output.table(items, _HISTORY_COLUMNS if history else _LIST_COLUMNS, empty)
 
 
 @deployment.command(help="Show one deployment record.")
@@ -233,3 +321,33 @@ def list_(
 @common_options
 def describe(state: State, record_id: str) -> None:
     show_record(state, state.client.call("GET", f"/v1/deployments/{segment(record_id)}"))
+
+
+_UNATTESTED_COLUMNS: list[output.Column] = [
+    ("ENV", lambda w: w["environment"], 9),
+    ("LOGICAL ENV", lambda w: w["logical_environment"], 9),
+    ("DEPLOYMENT", lambda w: w["deployment_name"], 9),
+    ("VERSION", lambda w: w["artifact_version"] or "-", 6),
+    ("DIGEST", lambda w: output.short_digest(w["digest"]), 7),
+    ("REASON", lambda w: w["reason"], 8),
+    ("SCOPE", lambda w: w["scope"], 4),
+    ("SINCE", lambda w: output.relative(w["first_seen_at"]), 5),
+]
+
+
+def _list_unattested(
+    state: State, environment: str | None, logical_environment: str | None, limit: int | None
+) -> None:
+    params = {
+        "environment": environment,
+        "logical_environment": logical_environment,
+        "limit": min(limit, 500) if limit else 500,
+    }
+    items = state.client.pages("/v1/unattested", params, limit)
+    if state.json:
+        output.emit_json(items)
+    else:
+        output.table(items, _UNATTESTED_COLUMNS, "nothing runs without evidence")
+
+
+deployment.add_command(sync)

@@ -22,6 +22,7 @@ EXIT_CODES: dict[type[errors.DeploytraceError], int] = {
     errors.Unauthenticated: 5,
     errors.Forbidden: 5,
     errors.Unavailable: 6,
+    errors.PolicyViolation: 8,
 }
 USAGE = 2
 
@@ -144,20 +145,21 @@ _COMMANDS = {
     ),
     "deployment": ("deploytrace.cli.deployments", "deployment", "Record and list what runs where."),
     "attestation": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.attestations",
         "attestation",
         "Push and inspect attestations (in-toto evidence).",
     ),
     "artifact": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.artifacts",
         "artifact",
         "Trace an artifact to evidence and deployments.",
     ),
     "trust": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.trust",
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),
+    "policy": ("deploytrace.cli.policies", "policy", "Policy gates: Rego over the evidence."),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),

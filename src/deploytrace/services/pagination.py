@@ -68,3 +68,11 @@ def page(rows: list[T], size: int, key: Callable[[T], Any]) -> Page[T]:
         return Page(rows, None)
     items = rows[:size]
     return Page(items, encode(key(items[-1])))
+
+
+def decode_seq(cursor: str | None) -> int | None:
+    """A cursor holding one sequence number (a positive 64-bit integer)."""
+    key = decode(cursor, int)
+    if key is not None and not 0 < key < 2**63:
+        raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page")
+    return key  # type: ignore[no-any-return]

@@ -59,7 +59,8 @@ def create_org(conn: Connection, name: str, actor: str = "system") -> store.Org:
     now = utcnow()
     org = store.insert_org(conn, new_id(), name, now)
     audit_store.create_head(conn, org.id)
-    for env_name, description in DEFAULT_LOGICAL_ENVIRONMENTS.items():
+    # The built-in logical environments are the promotion order (SPEC §8).
+    for position, (env_name, description) in enumerate(DEFAULT_LOGICAL_ENVIRONMENTS.items(), 1):
         env_store.insert_row(
             conn,
             env_store.logical_environments,
@@ -68,6 +69,7 @@ def create_org(conn: Connection, name: str, actor: str = "system") -> store.Org:
             name=env_name,
             description=description,
             now=now,
+            position=position,
         )
     audit.append(conn, org.id, actor, "organization.created", f"organization/{name}", {})
     return org

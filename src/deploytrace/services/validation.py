@@ -22,6 +22,7 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 MAX_DESCRIPTION = 1024
 MAX_ARTIFACT_NAME = 512
 MAX_ARTIFACT_VERSION = 256
+MAX_CI_FIELD = 2048
 
 
 def dns_label(value: str, what: str) -> str:
@@ -122,3 +123,22 @@ def instant(value: dt.datetime, what: str) -> dt.datetime:
         return value.astimezone(dt.UTC)
     except OverflowError:
         raise InvalidInput(f"{what} {value.isoformat()} is out of range") from None
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest `1d2h`-style spelling of a whole number of seconds."""
+    parts = []
+    rest = seconds
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or "0s"
+
+
+def clip(value: str, max_len: int) -> str | None:
+    """`value` if it is printable and fits; None otherwise (for names taken from evidence,
+    where a malformed one must not refuse the request that uses it)."""
+    if len(value) > max_len or not printable(value):
+        return None
+    return value

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Uuid,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from deploytrace.storage.base import UTCDateTime, metadata
 
 
-def _table(name: str) -> Table:
+def _table(name: str, *extra: Column[object]) -> Table:
     return Table(
         name,
         metadata,
@@ -38,6 +39,7 @@ def _table(name: str) -> Table:
         Column("created_at", UTCDateTime, nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
         Column("deleted_at", UTCDateTime),
+        *extra,
         Index(
             f"uq_{name}_org_id_name_live",
             "org_id",
@@ -49,8 +51,10 @@ def _table(name: str) -> Table:
     )
 
 
-environments = _table("environments")
-logical_environments = _table("logical_environments")
+# A deployed record not seen for longer than this is stale (NULL: never).
+environments = _table("environments", Column("stale_after_seconds", Integer))
+# Place in the promotion order (development 1 < staging 2 < production 3); NULL: outside it.
+logical_environments = _table("logical_environments", Column("position", Integer))
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,21 @@ class EnvRow:
     description: str
     created_at: dt.datetime
     updated_at: dt.datetime
+    stale_after_seconds: int | None = None  # environments only
+    position: int | None = None  # logical environments only
 
 
 def _row(row: object) -> EnvRow:
     m = row._mapping  # type: ignore[attr-defined]
     return EnvRow(
-        m["id"], m["org_id"], m["name"], m["description"], m["created_at"], m["updated_at"]
+        m["id"],
+        m["org_id"],
+        m["name"],
+        m["description"],
+        m["created_at"],
+        m["updated_at"],
+        m.get("stale_after_seconds"),
+        m.get("position"),
     )
 
 
@@ -94,7 +107,9 @@ def insert_row(
     name: str,
     description: str,
     now: dt.datetime,
+    **extra: int | None,
 ) -> EnvRow:
+    """Insert a row; `extra` sets the table's own columns (stale_after_seconds, position)."""
     conn.execute(
         insert(table).values(
             id=row_id,
@@ -103,9 +118,10 @@ def insert_row(
             description=description,
             created_at=now,
             updated_at=now,
+            **extra,
         )
     )
-    return EnvRow(row_id, org_id, name, description, now, now)
+    return EnvRow(row_id, org_id, name, description, now, now, **extra)
 
 
 def list_page(
@@ -117,11 +133,26 @@ def list_page(
     return [_row(row) for row in conn.execute(query)]
 
 
-def set_description(
-    conn: Connection, table: Table, row_id: uuid.UUID, description: str, now: dt.datetime
+def set_fields(
+    conn: Connection, table: Table, row_id: uuid.UUID, now: dt.datetime, **values: object
 ) -> None:
+    conn.execute(update(table).where(table.c.id == row_id).values(updated_at=now, **values))
+
+
+def promotion_order(conn: Connection, org_id: uuid.UUID) -> list[EnvRow]:
+    """The org's live logical environments that are in the promotion order, first to last."""
+    t = logical_environments
+    query = select(t).where(*_live(t, org_id), t.c.position.is_not(None)).order_by(t.c.position)
+    return [_row(row) for row in conn.execute(query)]
+
+
+def make_room_after(conn: Connection, org_id: uuid.UUID, position: int) -> None:
+    """Shift every place after `position` one step down the order, freeing `position + 1`."""
+    t = logical_environments
     conn.execute(
-        update(table).where(table.c.id == row_id).values(description=description, updated_at=now)
+        update(t)
+        .where(t.c.org_id == org_id, t.c.position > position)
+        .values(position=t.c.position + 1)
     )
 
 
