@@ -8,6 +8,7 @@ with a body over 64 KiB (or a chunked one) is looked up before the body is read.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import socket
 import time
@@ -28,6 +29,18 @@ from tests.support.statements import statement
 
 UNKNOWN = "dt_" + "0" * 32 + "_" + "A" * 43
 BIG = 20 * 1024 * 1024
+
+
+def run_async(coroutine: Any) -> None:
+    """asyncio.run, in a thread of its own when this one already runs a loop (a test
+    before, Playwright's sync API for one, may leave one running), as AsgiTransport does."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 class Call:
@@ -114,7 +127,7 @@ def test_unauthenticated_requests_are_refused_before_the_body_is_read(
     headers = {"content-type": "application/json"}
     if authorization:
         headers["authorization"] = authorization
-    asyncio.run(call.run(app, headers, "/v1/environments"))
+    run_async(call.run(app, headers, "/v1/environments"))
     assert call.status == 401, call.answer
     assert call.read == 0
     assert json.loads(call.answer)["error"]["code"] == "unauthenticated"
@@ -128,7 +141,7 @@ def test_a_revoked_token_is_refused_before_a_large_body(
     victim = tenancy.authenticate(db, f"Bearer {other}").name
     tenancy.revoke_token(db, tenancy.authenticate(db, f"Bearer {admin}"), victim)
     call = Call(b"x" * BIG, announced=BIG)
-    asyncio.run(call.run(app, {"authorization": f"Bearer {other}"}))
+    run_async(call.run(app, {"authorization": f"Bearer {other}"}))
     assert call.status == 401 and b"revoked" in call.answer
     assert call.read == 0
 
@@ -141,14 +154,14 @@ def test_a_large_body_is_read_once_the_caller_is_known_and_looked_up_once(
     body = data + b" " * (SMALL_BODY_BYTES + 1 - len(data))  # JSON allows trailing space
     lookups = _token_lookups(db)
     call = Call(body, announced=len(body))
-    asyncio.run(call.run(app, {"authorization": f"Bearer {token}"}))
+    run_async(call.run(app, {"authorization": f"Bearer {token}"}))
     assert call.status == 201, call.answer
     assert call.read == len(body)
     assert len(lookups) == 1, lookups
     # Chunked: the same.
     lookups.clear()
     call = Call(body, announced=None, chunked=True)
-    asyncio.run(call.run(app, {"authorization": f"Bearer {token}"}))
+    run_async(call.run(app, {"authorization": f"Bearer {token}"}))
     assert call.status == 200, call.answer  # stored already
     assert len(lookups) == 1, lookups
 
@@ -160,7 +173,7 @@ def test_a_small_body_keeps_its_single_lookup_in_the_endpoint(
     body = json.dumps({"name": "k8s-east"}).encode()
     lookups = _token_lookups(db)
     call = Call(body, announced=len(body))
-    asyncio.run(
+    run_async(
         call.run(
             app,
             {"authorization": f"Bearer {token}", "content-type": "application/json"},
@@ -171,7 +184,7 @@ def test_a_small_body_keeps_its_single_lookup_in_the_endpoint(
     assert len(lookups) == 1, lookups
     # An unknown token with a small body is still refused (after that small body).
     call = Call(body, announced=len(body))
-    asyncio.run(
+    run_async(
         call.run(
             app,
             {"authorization": f"Bearer {UNKNOWN}", "content-type": "application/json"},
@@ -189,7 +202,7 @@ def test_probes_and_the_dashboard_need_no_token(server_app: tuple[Any, str]) -> 
         async def get(path: str = path, call: Call = call) -> None:
             await call.run(app, {}, path)
 
-        asyncio.run(get())
+        run_async(get())
         # POST on these: 405, not 401 (they are outside /v1).
         assert call.status == 405, (path, call.status)
 
