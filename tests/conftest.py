@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from deploytrace.api.app import create_app
 from deploytrace.api.runtime import Runtime
@@ -20,6 +21,14 @@ from tests.support.cli import CliRunner
 from tests.support.postgres import PostgresServer, start_server
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis in CI: the same examples on every run (derandomize), so a failure
+# seen there is seen again by whoever reruns it, and the failing example printed
+# as a @reproduce_failure blob. Elsewhere: random, with the blob too. Loaded here,
+# before test modules build their own `settings(...)`, which inherit from it.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 
 def missing_service(what: str) -> None:

@@ -65,6 +65,9 @@ class Settings:
     db_connect_timeout: int = 3  # DEPLOYTRACE_DB_CONNECT_TIMEOUT (seconds)
     db_statement_timeout_ms: int = 15_000  # DEPLOYTRACE_DB_STATEMENT_TIMEOUT_MS
     http_timeout: float = 30.0  # DEPLOYTRACE_HTTP_TIMEOUT (CLI -> server, seconds)
+    debug: bool = False  # DEPLOYTRACE_DEBUG (CLI: a traceback instead of one line)
+    # DEPLOYTRACE_AUDIT_KEY: signs audit checkpoints (kept out of the database).
+    audit_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -94,6 +97,8 @@ class Settings:
                 env, "DEPLOYTRACE_DB_STATEMENT_TIMEOUT_MS", settings.db_statement_timeout_ms
             ),
             http_timeout=timeout,
+            debug=(env.get("DEPLOYTRACE_DEBUG") or "0").lower() not in ("0", "false", "no"),
+            audit_key=env.get("DEPLOYTRACE_AUDIT_KEY") or None,
         )
 
     @property

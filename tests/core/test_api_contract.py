@@ -6,6 +6,7 @@ import pytest
 
 from deploytrace.api.app import create_app
 from deploytrace.api.runtime import Runtime
+from deploytrace.services import tenancy
 from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
 from tests.support.api import ApiHarness
@@ -103,6 +104,8 @@ def test_streamed_body_over_the_limit_is_413(db: Database) -> None:
     import json as json_
 
     app = create_app(Runtime(db=db, settings=Settings(max_body_bytes=1024)))
+    # With a token: without one, a chunked body is refused (401) before it is read.
+    _, token = tenancy.bootstrap(db, "acme")
     chunks = [b'{"name": "', b"a" * 800, b"a" * 800, b'"}']
     sent: list[dict[str, object]] = []
 
@@ -130,7 +133,11 @@ def test_streamed_body_over_the_limit_is_413(db: Database) -> None:
             "query_string": b"",
             "client": ("127.0.0.1", 1),
             "server": ("test", 80),
-            "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"transfer-encoding", b"chunked"),
+                (b"authorization", f"Bearer {token}".encode()),
+            ],
         }
         await app(scope, receive, send)
 

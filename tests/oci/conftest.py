@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.registry import Artifacts, Registry, running_registry, seed
+from tests.support.registry import (
+    Artifacts,
+    Registry,
+    non_loopback_name,
+    running_registry,
+    seed,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +88,20 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]
 @pytest.fixture(scope="session")
 def tls_artifacts(tls_registry: Registry) -> Artifacts:
     return seed(tls_registry)
+
+
+@pytest.fixture(scope="session")
+def named_tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The same HTTPS registry, reached by a host name deploytrace does not take for
+    loopback: the path real registries take (see registry.non_loopback_name)."""
+    workdir = tmp_path_factory.mktemp("named-tls-registry")
+    with (
+        non_loopback_name() as (name, address, _how),
+        running_registry(workdir, auth="basic", tls=True, bind=address, name=name) as registry,
+    ):
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def named_tls_artifacts(named_tls_registry: Registry) -> Artifacts:
+    return seed(named_tls_registry)

@@ -45,6 +45,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.support.ports import listening_port
+
 AuthMode = Literal["none", "basic", "token"]
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -79,6 +81,7 @@ def require_registry_tools(*, htpasswd: bool = True) -> str:
 
 
 def free_port() -> int:
+    """A port nothing listens on now (for tests of a closed port; servers bind port 0)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -117,8 +120,11 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a server certificate for 127.0.0.1/localhost/::1.
+def make_tls_files(
+    directory: Path, names: tuple[str, ...] = (), addresses: tuple[str, ...] = ()
+) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost/::1, and for
+    `names` and `addresses` as well.
 
     A proper CA + leaf (not one self-signed leaf), so that strict X.509
     verification (Python 3.13's default flags) accepts it too.
@@ -136,11 +142,13 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    sans = [
+    sans: list[x509.GeneralName] = [
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address("::1")),
         x509.DNSName("localhost"),
     ]
+    sans += [x509.DNSName(name) for name in names]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses if a != "127.0.0.1"]
     cert = (
         _cert_builder("127.0.0.1", "deploytrace test CA", key.public_key())
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -517,9 +525,9 @@ class _TokenPushAuth(httpx.Auth):
 
 @dataclass
 class Registry:
-    """A running `docker-registry serve` on 127.0.0.1."""
+    """A running `docker-registry serve` on 127.0.0.1 (or another local address)."""
 
-    host: str  # "127.0.0.1:PORT"
+    host: str  # "127.0.0.1:PORT", or "NAME:PORT" for a registry reached by name
     scheme: Literal["http", "https"]
     auth: AuthMode
     users: dict[str, str]
@@ -592,11 +600,18 @@ def _htpasswd(users: dict[str, str], path: Path) -> Path:
 
 
 def _config(
-    workdir: Path, port: int, auth: AuthMode, tls: bool, users: dict[str, str], token: Any
+    workdir: Path,
+    auth: AuthMode,
+    tls: bool,
+    users: dict[str, str],
+    token: Any,
+    bind: str,
+    name: str | None,
 ) -> dict[str, Any]:
-    http: dict[str, Any] = {"addr": f"127.0.0.1:{port}", "secret": "test-only"}
+    # Port 0: the kernel picks one nobody else holds (found again in /proc).
+    http: dict[str, Any] = {"addr": f"{bind}:0", "secret": "test-only"}
     if tls:
-        _, cert, key = make_tls_files(workdir)
+        _, cert, key = make_tls_files(workdir, (name,) if name else (), (bind,))
         http["tls"] = {"certificate": str(cert), "key": str(key)}
     config: dict[str, Any] = {
         "version": "0.1",
@@ -619,19 +634,12 @@ def _config(
     return config
 
 
-class _PortTaken(RuntimeError):
-    """Another process grabbed the free port between our probe and the registry's bind."""
-
-
 def _wait_until_ready(registry: Registry, log_path: Path, deadline: float = 15.0) -> None:
     stop_at = time.monotonic() + deadline
     with httpx.Client(verify=_verify(registry.ca_file), timeout=1) as client:
         while time.monotonic() < stop_at:
             if registry.process.poll() is not None:
-                log = log_path.read_text()
-                if "address already in use" in log:
-                    raise _PortTaken(log)
-                raise RuntimeError(f"docker-registry exited: {log[-2000:]}")
+                raise RuntimeError(f"docker-registry exited: {log_path.read_text()[-2000:]}")
             try:
                 if client.get(f"{registry.url}/v2/").status_code in (200, 401):
                     return
@@ -659,40 +667,99 @@ def running_registry(
     tls: bool = False,
     users: dict[str, str] | None = None,
     anonymous_pull: bool = True,
+    bind: str = "127.0.0.1",
+    name: str | None = None,
 ) -> Iterator[Registry]:
-    """Start a registry in `workdir` on a free port; stop it (and its token server) after."""
+    """Start a registry in `workdir` on a free port; stop it (and its token server) after.
+
+    `bind` is the local address it listens on; `name` the host name clients reach
+    it by (then in its certificate and in `registry.host`).
+    """
     binary = require_registry_tools(htpasswd=auth == "basic")
     users = dict(users or DEFAULT_USERS)
     workdir.mkdir(parents=True, exist_ok=True)
     token = TokenServer(users, anonymous_pull).start() if auth == "token" else None
-    registry: Registry | None = None
+    process: subprocess.Popen[bytes] | None = None
     try:
-        for attempt in range(3):
-            port = free_port()
-            config = _config(workdir, port, auth, tls, users, token)
-            registry = Registry(
-                host=f"127.0.0.1:{port}",
-                scheme="https" if tls else "http",
-                auth=auth,
-                users=users,
-                ca_file=str(workdir / "ca.crt") if tls else None,
-                token_server=token,
-                workdir=workdir,
-                process=_start(binary, workdir, config),
-            )
-            try:
-                _wait_until_ready(registry, workdir / "registry.log")
-                break
-            except _PortTaken:
-                if attempt == 2:
-                    raise
-        assert registry is not None
+        config = _config(workdir, auth, tls, users, token, bind, name)
+        process = _start(binary, workdir, config)
+        port = listening_port(process, timeout=15)
+        if port is None:
+            log = (workdir / "registry.log").read_text()
+            raise RuntimeError(f"docker-registry did not listen: {log[-2000:]}")
+        registry = Registry(
+            host=f"{name or bind}:{port}",
+            scheme="https" if tls else "http",
+            auth=auth,
+            users=users,
+            ca_file=str(workdir / "ca.crt") if tls else None,
+            token_server=token,
+            workdir=workdir,
+            process=process,
+        )
+        _wait_until_ready(registry, workdir / "registry.log")
         yield registry
     finally:
-        if registry is not None:
-            registry.stop()
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         if token is not None:
             token.stop()
+
+
+# --------------------------------------------------------------------------- by name
+
+# Used when this machine's own host name does not resolve to a local address.
+FALLBACK_NAME = "registry.deploytrace.test"
+
+
+@contextmanager
+def non_loopback_name() -> Iterator[tuple[str, str, str]]:
+    """(name, local address, how): a host name that reaches a local address but that
+    deploytrace does not take for loopback, so it goes the way of a real registry
+    (HTTPS only, no plain-HTTP probe, the name checked against the certificate).
+
+    This machine's host name, when it resolves (through /etc/hosts or DNS) to an
+    address we can listen on. Otherwise FALLBACK_NAME, resolved to 127.0.0.1 by
+    wrapping socket.getaddrinfo in this process while the context lasts.
+    """
+    name = socket.gethostname()
+    address = _local_address(name) if name and name.lower() != "localhost" else None
+    if address is not None:
+        yield name, address, f"this machine's host name, which resolves to {address}"
+        return
+    original = socket.getaddrinfo
+
+    def resolving(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.lower().rstrip(".") == FALLBACK_NAME:
+            host = "127.0.0.1"
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = resolving
+    try:
+        yield FALLBACK_NAME, "127.0.0.1", "a test name resolved to 127.0.0.1 in-process"
+    finally:
+        socket.getaddrinfo = original
+
+
+def _local_address(name: str) -> str | None:
+    try:
+        infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    for *_, sockaddr in infos:
+        address = str(sockaddr[0])
+        try:
+            with socket.socket() as probe:
+                probe.bind((address, 0))
+        except OSError:
+            continue
+        return address
+    return None
 
 
 # --------------------------------------------------------------------------- a standard set

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.postgres import free_port
+from tests.support.ports import listening_port
 
 
 @dataclass
@@ -49,7 +49,8 @@ class ServerProcess:
 def start_server(
     database_url: str | None = None, *, env: dict[str, str] | None = None
 ) -> ServerProcess:
-    port = free_port()
+    """`deploytrace server` on 127.0.0.1 and a port the kernel picks (port 0: no race
+    with other test processes for it)."""
     workdir = Path(tempfile.mkdtemp(prefix="dt-server-"))
     database_url = database_url or f"sqlite:///{workdir / 'server.db'}"
     log = workdir / "server.log"
@@ -64,7 +65,7 @@ def start_server(
             "--host",
             "127.0.0.1",
             "--port",
-            str(port),
+            "0",
             "--database-url",
             database_url,
             "--log-level",
@@ -74,8 +75,11 @@ def start_server(
         stderr=subprocess.STDOUT,
         env=environ,
     )
+    port = listening_port(process, timeout=60)
     server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
     try:
+        if port is None:
+            raise RuntimeError(f"server did not listen: {log.read_text()[-2000:]}")
         server.wait_ready()
     except Exception:
         server.stop()

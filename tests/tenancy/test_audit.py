@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, text, update
 
+from deploytrace.services import audit, tenancy
+from deploytrace.services.context import Actor, Role
+from deploytrace.storage import audit as audit_store
 from deploytrace.storage.audit import audit_entries
+from deploytrace.storage.db import Database
 from tests.support.digests import digest
 from tests.support.statements import statement
 from tests.tenancy.conftest import Org
@@ -152,3 +157,34 @@ def test_cli_verify_exit_codes(used: Org, database_url: str) -> None:
     with used.admin.db.write() as conn:
         conn.execute(text("UPDATE audit_entries SET target = 'x' WHERE position = 3"))
     assert _broken_at(used) == 3
+
+
+def test_twenty_thousand_entries_in_one_transaction(db: Database) -> None:
+    """One push of that many attestations: beyond psycopg's 65,535 bound values if
+    appended in one statement (it took 24 s and failed with 503)."""
+    org = tenancy.bootstrap(db, "bulk")[0]
+    changes = [
+        audit.Change("attestation.pushed", f"attestation/{i}", {"n": i}) for i in range(20_000)
+    ]
+    started = time.monotonic()
+    with db.write() as conn:
+        audit.append_many(conn, org.id, "bulk-token", changes)
+    elapsed = time.monotonic() - started
+    actor = Actor(org_id=org.id, org_name=org.name, name="a", role=Role.ADMIN)
+    verdict = audit.verify(db, actor)
+    assert verdict.intact, verdict
+    assert verdict.entries == 20_002  # organization.created, token.created, and ours
+    assert elapsed < 60, elapsed
+
+
+def test_the_statement_cache_stays_bounded(db: Database) -> None:
+    org = tenancy.bootstrap(db, "many")[0]
+    for count in (1, 2, 3, 200, 333, 1000, 4097):
+        with db.write() as conn:
+            audit.append_many(
+                conn, org.id, "t", [audit.Change("x.y", "t", {}) for _ in range(count)]
+            )
+    cache = audit_store._append_sql.cache_info()
+    assert cache.maxsize is not None and cache.currsize <= cache.maxsize <= 1024
+    actor = Actor(org_id=org.id, org_name=org.name, name="a", role=Role.ADMIN)
+    assert audit.verify(db, actor).intact

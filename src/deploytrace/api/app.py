@@ -21,7 +21,7 @@ from deploytrace.api import (
     tenancy,
     trust,
 )
-from deploytrace.api.limits import BodyLimit, CleanUrl
+from deploytrace.api.limits import Authenticate, BodyLimit, CleanUrl, NoSniff
 from deploytrace.api.routing import ReadRouting
 from deploytrace.api.runtime import Runtime
 from deploytrace.dashboard import mount as mount_dashboard
@@ -34,7 +34,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="deploytrace",
         version=__version__,
         summary="What is running where, and what evidence stands behind it.",
-        docs_url="/docs",
+        # No Swagger UI: it loads third-party JavaScript onto the dashboard's origin,
+        # where the dashboard keeps its token. The document is at /openapi.json.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -52,10 +54,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(policies.router)
     app.include_router(dashboard_support.router)
     mount_dashboard(app)
+    # The last added runs first. An announced body over the limit is refused (413)
+    # before the token is looked at; neither refusal reads the body. Authenticate
+    # runs where the endpoint would (inside ReadRouting): its lookup routes alike.
+    app.add_middleware(Authenticate, runtime=runtime)
     if runtime.db.replica is not None:
         app.add_middleware(ReadRouting)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     app.add_middleware(CleanUrl)
+    app.add_middleware(NoSniff)
     return app
 
 

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from deploytrace.api.limits import ACTOR_KEY
 from deploytrace.api.runtime import Runtime
 from deploytrace.services import tenancy
 from deploytrace.services.context import Actor
+from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
 
 # The trivial dependencies are `async def`: FastAPI runs a plain `def` dependency
@@ -20,6 +22,11 @@ async def database(request: Request) -> Database:
     return rt.db
 
 
+async def settings(request: Request) -> Settings:
+    rt: Runtime = request.app.state.runtime
+    return rt.settings
+
+
 class Caller:
     """Who is calling, authenticated on first use.
 
@@ -28,10 +35,10 @@ class Caller:
     saves every request a second trip through the pool.
     """
 
-    def __init__(self, runtime: Runtime, authorization: str | None) -> None:
+    def __init__(self, runtime: Runtime, authorization: str | None, actor: Actor | None) -> None:
         self._runtime = runtime
         self._authorization = authorization
-        self._actor = runtime.local_actor
+        self._actor = actor or runtime.local_actor
 
     def actor(self) -> Actor:
         if self._actor is None:
@@ -42,11 +49,14 @@ class Caller:
 async def caller(request: Request) -> Caller:
     runtime: Runtime = request.app.state.runtime
     authorization = request.headers.get("authorization")
-    if runtime.local_actor is None:
-        # A missing or malformed token is refused before anything else is read.
+    # limits.Authenticate has refused a missing or malformed token before the body
+    # was read, and looked the token up already if the body was large.
+    actor: Actor | None = request.scope.get(ACTOR_KEY)
+    if actor is None and runtime.local_actor is None:
         tenancy.bearer_token(authorization)
-    return Caller(runtime, authorization)
+    return Caller(runtime, authorization, actor)
 
 
 DB = Annotated[Database, Depends(database)]
+AppSettings = Annotated[Settings, Depends(settings)]
 CurrentCaller = Annotated[Caller, Depends(caller)]

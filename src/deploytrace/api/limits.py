@@ -1,14 +1,73 @@
-"""What every request must satisfy before any handler sees it: a body size limit,
-and a URL without control characters."""
+"""What every request must satisfy before any handler sees it: a caller who is
+known before a large body is read, a body size limit, and a URL without control
+characters."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import unquote_to_bytes
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deploytrace.api.errors import error_response
+from deploytrace.api.errors import error_response, status_of
+from deploytrace.api.runtime import Runtime
+from deploytrace.errors import DeploytraceError
+from deploytrace.services import tenancy
+
+# Where the middleware leaves the Actor it authenticated, for `deps.caller`.
+ACTOR_KEY = "deploytrace.actor"
+# A body up to this size may be read before the token is looked up: the lookup
+# then happens in the endpoint's own thread-pool trip (see deps.Caller), which
+# is what keeps a heartbeat at one trip. Anything larger waits for a known caller.
+SMALL_BODY_BYTES = 64 * 1024
+
+
+class Authenticate:
+    """Refuse an unauthenticated /v1 request before reading a byte of its body.
+
+    A missing or malformed token is refused at once (a regular expression, no
+    database). A well-formed token with a small announced body goes on to the
+    endpoint, which looks it up in the thread it runs in anyway. A larger or
+    chunked body is only read once the token is looked up here (in a thread):
+    an unknown token is refused without it, and the Actor is handed on in the
+    scope so the endpoint does not look it up again.
+    """
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or self.runtime.local_actor is not None
+            or not (scope["path"] == "/v1" or scope["path"].startswith("/v1/"))
+        ):
+            await self.app(scope, receive, send)
+            return
+        authorization = None
+        small = True  # no Content-Length and no Transfer-Encoding: no body
+        for key, value in scope.get("headers", ()):
+            if key == b"authorization":
+                authorization = value.decode("latin-1")
+            elif key == b"transfer-encoding" or (
+                key == b"content-length"
+                and not (value.isdigit() and int(value) <= SMALL_BODY_BYTES)
+            ):
+                small = False
+        try:
+            tenancy.bearer_token(authorization)
+            if not small:
+                actor = await run_in_threadpool(
+                    tenancy.authenticate, self.runtime.db, authorization
+                )
+                scope[ACTOR_KEY] = actor
+        except DeploytraceError as error:
+            response = error_response(status_of(error), error.code, error.message)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -101,3 +160,27 @@ class CleanUrl:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class NoSniff:
+    """`X-Content-Type-Options: nosniff` on every answer: a browser must take a
+    JSON error or an attestation's bytes for what their Content-Type says, never
+    for HTML or script on the dashboard's origin."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)

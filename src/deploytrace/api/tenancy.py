@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from deploytrace.api.deps import DB, CurrentCaller
+from deploytrace.api.deps import DB, AppSettings, CurrentCaller
 from deploytrace.api.errors import responses
 from deploytrace.services import audit, tenancy
 
@@ -94,6 +94,7 @@ class AuditVerdict(BaseModel):
     head: str
     first_broken: int | None
     reason: str | None
+    checked_from: int
 
 
 @router.get("/v1/audit", responses=_errors)
@@ -128,6 +129,13 @@ def list_audit(
 
 
 @router.get("/v1/audit/verify", responses=_errors)
-def verify_audit(db: DB, caller: CurrentCaller) -> AuditVerdict:
-    """Recompute the organization's hash chain; `intact` is false at the first broken entry."""
-    return AuditVerdict.model_validate(audit.verify(db, caller.actor()).as_dict())
+def verify_audit(
+    db: DB, caller: CurrentCaller, app_settings: AppSettings, full: bool = False
+) -> AuditVerdict:
+    """Recompute the organization's hash chain; `intact` is false at the first broken entry.
+
+    From the last checkpoint a verify left (`checked_from` says where), or with
+    `full` from the first entry.
+    """
+    verdict = audit.verify(db, caller.actor(), full=full, key=app_settings.audit_key)
+    return AuditVerdict.model_validate(verdict.as_dict())

@@ -127,6 +127,12 @@ def _build(
         *(s.name for s in info.subjects),
         *(field for r in refs for field in (r.digest, r.name, r.material_type)),
     )
+    _bounded("media type (payloadType)", media_type, MAX_TYPE)
+    _bounded("_type", info.statement_type, MAX_TYPE)
+    _bounded("predicateType", info.predicate_type, MAX_PREDICATE_TYPE)
+    for ref in refs:
+        _bounded(f"{ref.role} digest", ref.digest, MAX_DIGEST)
+        _bounded("Chainloop material type", ref.material_type, MAX_MATERIAL_TYPE)
     return ParsedAttestation(
         raw=raw,
         digest="sha256:" + hashlib.sha256(raw).hexdigest(),
@@ -143,6 +149,24 @@ def _build(
         envelopes=envelopes,
         bundle=material,
     )
+
+
+# What the evidence store keeps of an attestation, and how long each may be. No
+# real attestation comes near these; beyond them the database would refuse the
+# value (PostgreSQL) or keep an index entry nothing can look up.
+MAX_TYPE = 255
+MAX_PREDICATE_TYPE = 1024
+MAX_DIGEST = 255
+MAX_MATERIAL_TYPE = 64
+
+
+def _bounded(what: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        shown = value[:40] + "..."
+        raise InvalidInput(
+            f"the attestation's {what} is too long ({len(value)} characters, at most {limit}): "
+            f"{shown!r}"
+        )
 
 
 def _no_nul(*values: str | None) -> None:

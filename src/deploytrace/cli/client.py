@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -121,6 +122,30 @@ class AsgiTransport:
         return Response(status, response_headers, b"".join(chunks))
 
 
+_warned_plain_http = False
+
+
+def warn_if_token_in_clear(base_url: str, token: str | None) -> None:
+    """Once per process, on stderr: a token about to cross the network unencrypted."""
+    global _warned_plain_http
+    if _warned_plain_http or not token:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() != "http":
+        return
+    from deploytrace.oci.transport import is_loopback
+
+    if is_loopback(parts.hostname or ""):
+        return
+    _warned_plain_http = True
+    sys.stderr.write(
+        f"warning: sending the API token to {parts.hostname} over plain HTTP, readable "
+        "on the way; use an https:// server URL\n"
+    )
+
+
 class HttpTransport:
     """Talks to a deploytrace server with httpx."""
 
@@ -131,6 +156,7 @@ class HttpTransport:
         self.base_url = base_url.rstrip("/")
         headers = {"User-Agent": "deploytrace-cli"}
         if token:
+            warn_if_token_in_clear(self.base_url, token)
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 

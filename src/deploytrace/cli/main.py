@@ -7,7 +7,6 @@ commands that need them, so every call pays only for what it uses.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -199,6 +198,15 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _debug() -> bool:
+    from deploytrace.settings import Settings
+
+    try:
+        return Settings.from_env().debug
+    except errors.DeploytraceError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="deploytrace", standalone_mode=False)
@@ -220,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as error:
-        if os.environ.get("DEPLOYTRACE_DEBUG"):
+        if _debug():
             raise
         _fail(
             f"unexpected {type(error).__name__}: {error} (set DEPLOYTRACE_DEBUG=1 for details)", 1

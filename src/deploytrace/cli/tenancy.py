@@ -87,13 +87,20 @@ def audit_list(state: State, since: str | None, action: str | None, limit: int |
 
 
 @audit.command(help="Check the hash chain: exit 0 when intact, 1 naming the first broken entry.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute every entry, not only those since the last verify's checkpoint.",
+)
 @common_options
-def verify(state: State) -> None:
-    verdict = state.client.call("GET", "/v1/audit/verify")
+def verify(state: State, full: bool) -> None:
+    verdict = state.client.call("GET", "/v1/audit/verify", params={"full": full or None})
     if state.json:
         output.emit_json(verdict)
     elif verdict["intact"]:
-        click.echo(f"audit log intact: {verdict['entries']} entries, head {verdict['head']}")
+        since = verdict["checked_from"]
+        scope = "" if since <= 1 else f" (checked from entry {since}, the last checkpoint)"
+        click.echo(f"audit log intact: {verdict['entries']} entries, head {verdict['head']}{scope}")
     if not verdict["intact"]:
         sys.stderr.write(
             f"error: audit log broken at entry {verdict['first_broken']}: {verdict['reason']}\n"

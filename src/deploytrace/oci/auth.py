@@ -16,7 +16,7 @@ import httpx
 
 from deploytrace.errors import Unauthenticated, Unavailable
 from deploytrace.oci.credentials import Auth
-from deploytrace.oci.transport import Transport, host_of, is_loopback
+from deploytrace.oci.transport import Reply, Transport, host_of, is_loopback
 
 # `client_id` is mandatory in the OAuth2 refresh-token request; any name works.
 CLIENT_ID = "deploytrace"
@@ -130,11 +130,11 @@ def _fetch_token(
             "refresh_token": auth.identity_token,
             "client_id": CLIENT_ID,
         }
-        reply = transport.request("POST", realm, data=form, label="token service")
+        reply = _token_request(transport, "POST", realm, target, data=form)
     else:
         headers = {"Authorization": basic_header(auth)} if auth and auth.has_basic else None
         url = realm.copy_merge_params(params)
-        reply = transport.request("GET", url, headers=headers, label="token service")
+        reply = _token_request(transport, "GET", url, target, headers=headers)
     if reply.status in (401, 403):
         raise denied(target, reply.status, auth)
     if reply.status != 200:
@@ -143,6 +143,57 @@ def _fetch_token(
             f"answered HTTP {reply.status}"
         )
     return _token_from(reply.body, realm)
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_TOKEN_REDIRECTS = 3
+
+
+def _token_request(
+    transport: Transport,
+    method: str,
+    url: httpx.URL,
+    target: Target,
+    *,
+    headers: dict[str, str] | None = None,
+    data: dict[str, str] | None = None,
+) -> Reply:
+    """A token request, following only redirects to the same origin over HTTPS.
+
+    It carries a password (Basic) or a refresh token (in the POSTed form, which a
+    307 or 308 makes the client send again to wherever the server names): a
+    redirect elsewhere, or to plain HTTP, is refused instead of followed.
+    """
+    for _ in range(MAX_TOKEN_REDIRECTS + 1):
+        reply = transport.request(
+            method, url, headers=headers, data=data, label="token service", follow_redirects=False
+        )
+        if reply.status not in _REDIRECTS:
+            return reply
+        location = reply.headers.get("location", "")
+        try:
+            nxt = url.join(location)
+        except httpx.InvalidURL:
+            nxt = None
+        if nxt is None or not location or not _same_origin_https(url, nxt):
+            shown = str(nxt.copy_with(query=None)) if nxt is not None else repr(location)
+            raise Unavailable(
+                f"token service {host_of(url)} of registry {target.registry} redirected to "
+                f"{shown}; token requests follow only redirects to the same host over HTTPS"
+            )
+        url = nxt
+    raise Unavailable(
+        f"token service {host_of(url)} of registry {target.registry} redirected more than "
+        f"{MAX_TOKEN_REDIRECTS} times"
+    )
+
+
+def _same_origin_https(origin: httpx.URL, to: httpx.URL) -> bool:
+    return (
+        origin.scheme == to.scheme == "https"
+        and origin.host == to.host
+        and (origin.port or 443) == (to.port or 443)
+    )
 
 
 def _realm_url(challenge: Challenge, target: Target) -> httpx.URL:

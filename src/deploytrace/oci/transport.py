@@ -81,7 +81,9 @@ class Transport:
         self._client = httpx.Client(
             verify=_ssl_context(ca_file),
             timeout=httpx.Timeout(timeout),
-            follow_redirects=True,  # httpx drops Authorization on cross-origin redirects
+            # For manifests; httpx drops Authorization on cross-origin redirects.
+            # Token requests carry secrets in their body too and judge their own.
+            follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
         )
 
@@ -105,17 +107,19 @@ class Transport:
         data: dict[str, str] | None = None,
         retry_dropped: bool = True,
         label: str = "registry",
+        follow_redirects: bool = True,
     ) -> Reply:
         """Send with up to ATTEMPTS tries on connection errors and 429/502/503/504.
 
         `retry_dropped=False` fails fast with `ConnectionDropped` instead of
         retrying a connection the server closed without answering. `label`
         names the server in messages ("registry", "token service").
+        `follow_redirects=False` returns a redirect as it is, for the caller to judge.
         """
         for attempt in range(1, ATTEMPTS + 1):
             last = attempt == ATTEMPTS
             try:
-                reply = self._send(method, url, headers, data)
+                reply = self._send(method, url, headers, data, follow_redirects)
             except httpx.RequestError as exc:
                 message = _describe(f"{label} {host_of(url)}", exc, self._timeout)
                 if not retry_dropped and _is_dropped(exc):
@@ -137,8 +141,11 @@ class Transport:
         url: httpx.URL,
         headers: dict[str, str] | None,
         data: dict[str, str] | None,
+        follow_redirects: bool,
     ) -> Reply:
-        with self._client.stream(method, url, headers=headers, data=data) as response:
+        with self._client.stream(
+            method, url, headers=headers, data=data, follow_redirects=follow_redirects
+        ) as response:
             return Reply(
                 response.status_code, response.headers, _read_limited(response), response.url
             )

@@ -36,9 +36,22 @@ def decode(cursor: str | None, expected: type) -> Any:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeError):
         raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page") from None
-    if not isinstance(key, expected) or isinstance(key, bool):
+    if not isinstance(key, expected) or isinstance(key, bool) or not _storable(key):
         raise InvalidInput("invalid cursor: pass back the next_cursor of a previous page")
     return key
+
+
+# Keys are BIGINT sequence numbers and positions: a larger integer is no key of
+# ours, and the database would refuse it as a parameter.
+_BIGINT = range(-(2**63), 2**63)
+
+
+def _storable(key: Any) -> bool:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key in _BIGINT
+    if isinstance(key, list):
+        return all(_storable(part) for part in key)
+    return not isinstance(key, float)
 
 
 @dataclass(frozen=True)

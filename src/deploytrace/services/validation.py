@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from deploytrace.errors import InvalidInput
 
@@ -12,7 +13,11 @@ INPUT_STATUSES = ("deployed", "decommissioned")
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
-_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+_PRINTABLE_ASCII = re.compile(r"^[^\x00-\x1f\x7f]*$")
+# Control (Cc: C0, DEL, C1) and format characters (Cf: bidi overrides and
+# isolates, zero-width spaces and joiners, soft hyphen): invisible or reordering,
+# they make one name look like another. Cs: lone surrogates, not encodable text.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 MAX_DESCRIPTION = 1024
 MAX_ARTIFACT_NAME = 512
@@ -72,9 +77,19 @@ def text(value: str | None, what: str, max_len: int) -> str | None:
         return None
     if len(value) > max_len:
         raise InvalidInput(f"{what} is too long ({len(value)} characters, at most {max_len})")
-    if not _PRINTABLE.match(value):
-        raise InvalidInput(f"{what} must not contain control characters")
+    if not printable(value):
+        raise InvalidInput(
+            f"{what} must not contain control or invisible formatting characters "
+            "(Unicode categories Cc and Cf, e.g. bidi overrides or zero-width spaces)"
+        )
     return value
+
+
+def printable(value: str) -> bool:
+    """No character of Unicode category Cc, Cf or Cs."""
+    if value.isascii():
+        return _PRINTABLE_ASCII.match(value) is not None
+    return not any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value)
 
 
 def description(value: str | None) -> str:
@@ -82,6 +97,7 @@ def description(value: str | None) -> str:
 
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+MAX_DURATION = dt.timedelta(days=3660)
 
 
 def duration(value: str) -> dt.timedelta:
@@ -92,10 +108,21 @@ def duration(value: str) -> dt.timedelta:
             f"invalid duration {value!r}: use a number with w, d, h, m or s, e.g. 90d or 12h"
         )
     weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    span = dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if span <= dt.timedelta(0) or span > dt.timedelta(days=3660):
+    # In seconds first: timedelta itself overflows past 999,999,999 days.
+    total = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if not 0 < total <= MAX_DURATION.total_seconds():
         raise InvalidInput(f"invalid duration {value!r}: between 1s and 10 years")
-    return span
+    return dt.timedelta(seconds=total)
+
+
+def instant(value: dt.datetime, what: str) -> dt.datetime:
+    """An aware point in time, in UTC (a UTC offset can push year 1 or 9999 out of range)."""
+    if value.tzinfo is None:
+        raise InvalidInput(f"{what} needs a time zone, e.g. 2026-11-25T10:00:00Z")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(f"{what} {value.isoformat()} is out of range") from None
 
 
 def format_duration(seconds: int) -> str:
@@ -112,6 +139,6 @@ def format_duration(seconds: int) -> str:
 def clip(value: str, max_len: int) -> str | None:
     """`value` if it is printable and fits; None otherwise (for names taken from evidence,
     where a malformed one must not refuse the request that uses it)."""
-    if len(value) > max_len or not _PRINTABLE.match(value):
+    if len(value) > max_len or not printable(value):
         return None
     return value

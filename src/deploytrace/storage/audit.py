@@ -31,11 +31,14 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     bindparam,
+    func,
     insert,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from deploytrace.storage.base import BigSerial, UTCDateTime, metadata
 
@@ -63,6 +66,19 @@ audit_entries = Table(
     UniqueConstraint("org_id", "position"),
     Index("ix_audit_entries_org_id_action_position", "org_id", "action", "position"),
     Index("ix_audit_entries_org_id_created_at", "org_id", "created_at"),
+)
+
+# Where `audit verify` found the chain intact: (position, hash of that entry),
+# with an HMAC by a key kept outside the database when one is configured. The
+# next verify starts from the newest checkpoint it can trust.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("org_id", Uuid, ForeignKey("organizations.id"), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("mac", String(64)),
 )
 
 GENESIS = "0" * 64
@@ -146,7 +162,12 @@ def _values(org_id: uuid.UUID, p: Pending) -> dict[str, Any]:
     }
 
 
-@functools.cache
+# Entries per statement: 4 bound values each, far below psycopg's 65,535; and the
+# statements for 1..CHUNK entries are all the cache can ever hold.
+CHUNK = 128
+
+
+@functools.lru_cache(maxsize=CHUNK)
 def _append_sql(count: int) -> TextClause:
     """Lock the head, chain `count` entries, insert them and move the head: one statement.
 
@@ -185,19 +206,24 @@ def _append_sql(count: int) -> TextClause:
 
 
 def _append_in_one_statement(conn: Connection, org_id: uuid.UUID, pending: list[Pending]) -> None:
-    params: dict[str, Any] = {
-        "org": org_id,
-        "created_at": pending[0].created_at,
-        "actor": pending[0].actor,
-    }
-    for i, p in enumerate(pending):
-        params[f"digest{i}"] = p.digest
-        params[f"action{i}"] = p.action
-        params[f"target{i}"] = p.target
-        params[f"details{i}"] = json.dumps(p.details)
-    result = conn.execute(_append_sql(len(pending)), params)
-    if result.rowcount != 1:
-        raise LookupError(f"organization {org_id} has no audit head")
+    # Usually one statement. A push of thousands of attestations takes one per
+    # CHUNK entries; each continues from the head the one before it moved (the
+    # row lock is held from the first to COMMIT).
+    for start in range(0, len(pending), CHUNK):
+        chunk = pending[start : start + CHUNK]
+        params: dict[str, Any] = {
+            "org": org_id,
+            "created_at": chunk[0].created_at,
+            "actor": chunk[0].actor,
+        }
+        for i, p in enumerate(chunk):
+            params[f"digest{i}"] = p.digest
+            params[f"action{i}"] = p.action
+            params[f"target{i}"] = p.target
+            params[f"details{i}"] = json.dumps(p.details)
+        result = conn.execute(_append_sql(len(chunk)), params)
+        if result.rowcount != 1:
+            raise LookupError(f"organization {org_id} has no audit head")
 
 
 _columns = (
@@ -247,17 +273,81 @@ def page(
     return [_entry(row) for row in rows]
 
 
-def in_order(conn: Connection, org_id: uuid.UUID, batch: int = 1000) -> Iterator[Entry]:
-    """Every entry of the org by position, as stored (for verification)."""
+def in_order(
+    conn: Connection,
+    org_id: uuid.UUID,
+    *,
+    after: int | None = None,
+    upto: int | None = None,
+    batch: int = 1000,
+) -> Iterator[Entry]:
+    """The org's entries by position, after `after` up to `upto`, as stored (for verification)."""
     e = audit_entries
-    after = None
     while True:
         query = select(*_columns).where(e.c.org_id == org_id)
         if after is not None:
             query = query.where(e.c.position > after)
+        if upto is not None:
+            query = query.where(e.c.position <= upto)
         rows = list(conn.execute(query.order_by(e.c.position).limit(batch)))
         if not rows:
             return
         for row in rows:
             yield _entry(row)
         after = rows[-1].position
+
+
+def last_position(conn: Connection, org_id: uuid.UUID) -> int:
+    e = audit_entries
+    found = conn.execute(select(func.max(e.c.position)).where(e.c.org_id == org_id)).scalar()
+    return int(found or 0)
+
+
+def entry_at(conn: Connection, org_id: uuid.UUID, position: int) -> Entry | None:
+    e = audit_entries
+    row = conn.execute(
+        select(*_columns).where(e.c.org_id == org_id, e.c.position == position)
+    ).first()
+    return _entry(row) if row else None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    position: int
+    hash: str
+    created_at: dt.datetime
+    mac: str | None
+
+
+def checkpoints(conn: Connection, org_id: uuid.UUID) -> list[Checkpoint]:
+    """Oldest first (one per verify that found something new: a few thousand at most)."""
+    c = audit_checkpoints
+    rows = conn.execute(
+        select(c.c.position, c.c.hash, c.c.created_at, c.c.mac)
+        .where(c.c.org_id == org_id)
+        .order_by(c.c.position)
+    )
+    return [Checkpoint(int(r.position), r.hash, r.created_at, r.mac) for r in rows]
+
+
+def save_checkpoint(conn: Connection, org_id: uuid.UUID, checkpoint: Checkpoint) -> None:
+    """Insert, or replace one at the same position (two verifies may race to it)."""
+    values = {
+        "org_id": org_id,
+        "position": checkpoint.position,
+        "hash": checkpoint.hash,
+        "created_at": checkpoint.created_at,
+        "mac": checkpoint.mac,
+    }
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(audit_checkpoints).values(**values)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["org_id", "position"],
+            set_={
+                "hash": checkpoint.hash,
+                "created_at": checkpoint.created_at,
+                "mac": checkpoint.mac,
+            },
+        )
+    )
