@@ -161,6 +161,11 @@ _COMMANDS = {
     ),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
+    "webhook": (
+        "deploytrace.cli.webhooks",
+        "webhook",
+        "Signed CloudEvents to other systems (server mode).",
+    ),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
     "admin": (
         "deploytrace.cli.admin",

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Uuid,
@@ -50,6 +51,9 @@ def _table(name: str) -> Table:
 
 
 environments = _table("environments")
+# SPEC §7 `--stale-after`, in seconds; NULL: never stale. (Added by migration 0005_events
+# for the stale check; the §7 work owns it.)
+environments.append_column(Column("stale_after_seconds", Integer))
 logical_environments = _table("logical_environments")
 
 

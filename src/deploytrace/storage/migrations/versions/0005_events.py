@@ -1,0 +1,241 @@
+"""Events out: webhooks, the outbox and its triggers, stale notices.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-28
+
+Also adds `environments.stale_after_seconds` (SPEC §7), which the stale check reads;
+the §7 work adds the same column: keep one on merge.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from deploytrace.storage.base import BigSerial, UTCDateTime
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+_PENDING = "state = 'pending'"
+
+# Audit entries become events when a live webhook of the org subscribes to the action.
+# The ordering key is the deployment slot when the entry names one, else the target.
+# PostgreSQL: one statement-level trigger per audited statement (the transition table
+# holds its entries), so the record path pays no round trip and, without a subscriber,
+# one index probe.
+_PG_AUDIT_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION deploytrace_audit_to_outbox() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO events (id, org_id, type, subject, ordering_key, actor, data, created_at)
+    SELECT gen_random_uuid(), n.org_id, n.action, n.target,
+           COALESCE(n.details ->> 'slot', n.target), n.actor, n.details, n.created_at
+    FROM new_entries n
+    WHERE EXISTS (
+        SELECT 1 FROM webhook_subscriptions s
+        WHERE s.org_id = n.org_id AND n.action LIKE s.pattern ESCAPE '\'
+    )
+    ORDER BY n.position;
+    RETURN NULL;
+END
+$$
+"""
+_PG_AUDIT_TRIGGER = """
+CREATE TRIGGER audit_entries_to_outbox AFTER INSERT ON audit_entries
+REFERENCING NEW TABLE AS new_entries
+FOR EACH STATEMENT EXECUTE FUNCTION deploytrace_audit_to_outbox()
+"""
+# Each event goes to every webhook subscribed to it, one delivery each, in event order.
+_PG_FAN_OUT_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION deploytrace_events_fan_out() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO webhook_deliveries
+        (org_id, webhook_id, event_seq, ordering_key, state, attempts, next_attempt_at,
+         created_at)
+    SELECT DISTINCT ON (ev.seq, s.webhook_id)
+           ev.org_id, s.webhook_id, ev.seq, ev.ordering_key, 'pending', 0, ev.created_at,
+           ev.created_at
+    FROM new_events ev
+    JOIN webhook_subscriptions s
+      ON s.org_id = ev.org_id AND ev.type LIKE s.pattern ESCAPE '\'
+    WHERE ev.webhook_id IS NULL
+    ORDER BY ev.seq, s.webhook_id;
+    RETURN NULL;
+END
+$$
+"""
+_PG_FAN_OUT_TRIGGER = """
+CREATE TRIGGER events_fan_out AFTER INSERT ON events
+REFERENCING NEW TABLE AS new_events
+FOR EACH STATEMENT EXECUTE FUNCTION deploytrace_events_fan_out()
+"""
+
+# SQLite has row-level triggers only; the same rules, row by row.
+_SQLITE_AUDIT_TRIGGER = r"""
+CREATE TRIGGER audit_entries_to_outbox AFTER INSERT ON audit_entries
+WHEN EXISTS (
+    SELECT 1 FROM webhook_subscriptions s
+    WHERE s.org_id = NEW.org_id AND NEW.action LIKE s.pattern ESCAPE '\'
+)
+BEGIN
+    INSERT INTO events (id, org_id, type, subject, ordering_key, actor, data, created_at)
+    VALUES (
+        lower(hex(randomblob(16))), NEW.org_id, NEW.action, NEW.target,
+        COALESCE(json_extract(NEW.details, '$.slot'), NEW.target), NEW.actor, NEW.details,
+        NEW.created_at
+    );
+END
+"""
+_SQLITE_FAN_OUT_TRIGGER = r"""
+CREATE TRIGGER events_fan_out AFTER INSERT ON events
+WHEN NEW.webhook_id IS NULL
+BEGIN
+    INSERT INTO webhook_deliveries
+        (org_id, webhook_id, event_seq, ordering_key, state, attempts, next_attempt_at,
+         created_at)
+    SELECT DISTINCT NEW.org_id, s.webhook_id, NEW.seq, NEW.ordering_key, 'pending', 0,
+           NEW.created_at, NEW.created_at
+    FROM webhook_subscriptions s
+    WHERE s.org_id = NEW.org_id AND NEW.type LIKE s.pattern ESCAPE '\'
+    ORDER BY s.webhook_id;
+END
+"""
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("environments") as batch:
+        batch.add_column(sa.Column("stale_after_seconds", sa.Integer, nullable=True))
+    op.create_table(
+        "webhooks",
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("events", sa.JSON, nullable=False),
+        sa.Column("secret_sealed", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("created_by", sa.String(63), nullable=False),
+        sa.Column("removed_at", UTCDateTime),
+    )
+    op.create_index("ix_webhooks_org_id_created_at", "webhooks", ["org_id", "created_at"])
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("webhook_id", sa.Uuid, sa.ForeignKey("webhooks.id"), nullable=False),
+        sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+        sa.Column("pattern", sa.String(160), nullable=False),
+        sa.PrimaryKeyConstraint("webhook_id", "pattern", name="pk_webhook_subscriptions"),
+    )
+    op.create_index("ix_webhook_subscriptions_org_id", "webhook_subscriptions", ["org_id"])
+    op.create_table(
+        "events",
+        sa.Column("seq", BigSerial, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.Uuid, nullable=False),
+        sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("ordering_key", sa.Text, nullable=False),
+        sa.Column("actor", sa.String(63)),
+        sa.Column("data", sa.JSON, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("webhook_id", sa.Uuid, sa.ForeignKey("webhooks.id")),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", BigSerial, primary_key=True, autoincrement=True),
+        sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+        sa.Column("webhook_id", sa.Uuid, sa.ForeignKey("webhooks.id"), nullable=False),
+        sa.Column("event_seq", sa.BigInteger, sa.ForeignKey("events.seq"), nullable=False),
+        sa.Column("ordering_key", sa.Text, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+        sa.Column("first_attempt_at", UTCDateTime),
+        sa.Column("leased_until", UTCDateTime),
+        sa.Column("lease_token", sa.String(32)),
+        sa.Column("finished_at", UTCDateTime),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.CheckConstraint(
+            "state IN ('pending', 'delivered', 'failed', 'cancelled')",
+            name="ck_webhook_deliveries_state",
+        ),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_due",
+        "webhook_deliveries",
+        ["next_attempt_at"],
+        postgresql_where=sa.text(_PENDING),
+        sqlite_where=sa.text(_PENDING),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_queue",
+        "webhook_deliveries",
+        ["webhook_id", "ordering_key", "event_seq"],
+        postgresql_where=sa.text(_PENDING),
+        sqlite_where=sa.text(_PENDING),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_failed",
+        "webhook_deliveries",
+        ["webhook_id"],
+        postgresql_where=sa.text("state = 'failed'"),
+        sqlite_where=sa.text("state = 'failed'"),
+    )
+    op.create_table(
+        "webhook_attempts",
+        sa.Column("id", BigSerial, primary_key=True, autoincrement=True),
+        sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+        sa.Column("webhook_id", sa.Uuid, sa.ForeignKey("webhooks.id"), nullable=False),
+        sa.Column(
+            "delivery_id", sa.BigInteger, sa.ForeignKey("webhook_deliveries.id"), nullable=False
+        ),
+        sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("status_code", sa.Integer),
+        sa.Column("error", sa.Text),
+        sa.Column("delivered", sa.Boolean, nullable=False),
+    )
+    op.create_index("ix_webhook_attempts_webhook_id_id", "webhook_attempts", ["webhook_id", "id"])
+    op.create_table(
+        "stale_notices",
+        sa.Column("record_id", sa.Uuid, sa.ForeignKey("deployment_records.id"), primary_key=True),
+        sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+        sa.Column("noticed_at", UTCDateTime, nullable=False),
+    )
+    op.create_index("ix_stale_notices_org_id_noticed_at", "stale_notices", ["org_id", "noticed_at"])
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in (
+            _PG_AUDIT_FUNCTION,
+            _PG_AUDIT_TRIGGER,
+            _PG_FAN_OUT_FUNCTION,
+            _PG_FAN_OUT_TRIGGER,
+        ):
+            op.execute(statement)
+    else:
+        op.execute(_SQLITE_AUDIT_TRIGGER)
+        op.execute(_SQLITE_FAN_OUT_TRIGGER)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    op.execute(
+        "DROP TRIGGER IF EXISTS audit_entries_to_outbox"
+        + (" ON audit_entries" if bind.dialect.name == "postgresql" else "")
+    )
+    for table in (
+        "stale_notices",
+        "webhook_attempts",
+        "webhook_deliveries",
+        "events",
+        "webhook_subscriptions",
+        "webhooks",
+    ):
+        op.drop_table(table)
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS deploytrace_audit_to_outbox()")
+        op.execute("DROP FUNCTION IF EXISTS deploytrace_events_fan_out()")
+    with op.batch_alter_table("environments") as batch:
+        batch.drop_column("stale_after_seconds")
