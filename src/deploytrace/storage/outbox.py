@@ -43,6 +43,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -304,7 +305,7 @@ def claim(
             attempts=d.c.attempts + 1,
             leased_until=lease_until,
             lease_token=lease_token,
-            first_attempt_at=func.coalesce(d.c.first_attempt_at, now),
+            first_attempt_at=func.coalesce(d.c.first_attempt_at, literal(now, UTCDateTime)),
         )
         .returning(d.c.id)
     ).scalars()
