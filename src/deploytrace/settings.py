@@ -78,7 +78,7 @@ class Settings:
     secret_key_file: Path | None = None  # DEPLOYTRACE_SECRET_KEY_FILE
     webhook_delivery: bool = True  # DEPLOYTRACE_WEBHOOK_DELIVERY (0: this server sends none)
     webhook_timeout: float = 10.0  # DEPLOYTRACE_WEBHOOK_TIMEOUT (seconds per attempt)
-    webhook_concurrency: int = 100  # DEPLOYTRACE_WEBHOOK_CONCURRENCY (attempts in flight)
+    webhook_concurrency: int = 32  # DEPLOYTRACE_WEBHOOK_CONCURRENCY (attempts in flight)
     webhook_poll: float = 0.5  # DEPLOYTRACE_WEBHOOK_POLL_SECONDS (idle wait for new events)
     # DEPLOYTRACE_WEBHOOK_TIME_SCALE: multiplies the retry schedule and its 24 h (tests only).
     webhook_time_scale: float = 1.0

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
 from tests.support.api import ApiHarness
 from tests.support.postgres import free_port
-from tests.support.server import ServerProcess, start_server
+from tests.support.server import ServerProcess
 
 RECEIVER = Path(__file__).with_name("receiver.py")
 # One server key for every process of a test (replicas must share it).
@@ -118,7 +119,7 @@ class Servers:
     started: list[ServerProcess] = field(default_factory=list)
 
     def start(self, **env: str) -> ServerProcess:
-        server = start_server(self.database_url, env=server_env(**env))
+        server = start_server_with(self.database_url, **env)
         self.started.append(server)
         return server
 
@@ -152,5 +153,28 @@ def events_api(db: Database, settings: Settings) -> ApiHarness:
     return ApiHarness(app, token=token, db=db)
 
 
-def env_without_server() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("DEPLOYTRACE_")}
+def start_server_with(database_url: str, *args: str, **env: str) -> ServerProcess:
+    """`deploytrace server` with extra arguments (`--workers 2`, `--no-metrics`)."""
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="dt-events-server-"))
+    log = workdir / "server.log"
+    environ = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    environ.update(server_env(**env))
+    environ.pop("DEPLOYTRACE_SERVER", None)
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "deploytrace", "server", "--host", "127.0.0.1"),
+            *("--port", str(port), "--database-url", database_url, "--log-level", "warning"),
+            *args,
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=environ,
+    )
+    server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
+    try:
+        server.wait_ready(timeout=120)  # a loaded machine starts a server slowly
+    except Exception:
+        server.stop()
+        raise
+    return server

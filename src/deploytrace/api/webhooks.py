@@ -141,7 +141,7 @@ def test_webhook(
 
     settings = runtime.settings
     claimed = webhooks.start_test(db, caller.actor(), webhook_id, delivery.lease_seconds(settings))
-    job = delivery.prepare(claimed, delivery.Signers(webhooks.signing_key(settings)))
+    job = delivery.prepare(claimed, delivery.Signers(lambda: webhooks.signing_key(settings)))
     at = dt.datetime.now(dt.UTC)
     if job.problem is not None:
         outcome = sender.Outcome(None, job.problem, 0.0)

@@ -50,16 +50,19 @@ class Dispatcher:
             while not stop.is_set():
                 self._wake.clear()  # set again by any attempt that ends from here on
                 wanted = min(s.webhook_concurrency - len(self._inflight), _BATCH)
-                claimed: list[delivery.Job] = []
+                # Settling the finished attempts and claiming the next run side by side
+                # (two threads, two connections): neither waits for the other's round trips.
+                steps = [self._guard(self._settle)]
                 if wanted > 0:
-                    claimed = await self._guard(functools.partial(self._claim, wanted)) or []
+                    steps.append(self._guard(functools.partial(self._claim, wanted)))
+                settled, *rest = await asyncio.gather(*steps)
+                claimed: list[delivery.Job] = (rest[0] if rest else None) or []
                 for job in claimed:
                     task = asyncio.create_task(self._attempt(http, job))
                     self._inflight.add(task)
                     task.add_done_callback(self._finished)
                 # Settled deliveries may have let the next event of their queue through.
-                settled = await self._guard(self._settle)
-                if settled or (claimed and len(claimed) == wanted):
+                if settled or len(claimed) == wanted > 0:
                     continue
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(s.webhook_poll):
@@ -86,8 +89,9 @@ class Dispatcher:
 
     async def _claim(self, wanted: int) -> list[delivery.Job]:
         if self._signers is None:
-            key = await asyncio.to_thread(webhook_service.signing_key, self.settings)
-            self._signers = delivery.Signers(key)
+            self._signers = delivery.Signers(
+                functools.partial(webhook_service.signing_key, self.settings)
+            )
         return await asyncio.to_thread(
             delivery.claim, self.db, self.settings, self._signers, wanted
         )

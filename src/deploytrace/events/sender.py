@@ -1,8 +1,9 @@
 """One delivery attempt over HTTP: POST, within a deadline, success on 2xx.
 
 Redirects are not followed (a receiver must answer at the URL it registered; a
-redirect could otherwise lead the server somewhere the URL check never saw) and
-the answer's body is not read.
+redirect could otherwise lead the server somewhere the URL check never saw). The
+answer's body is read (so the connection is kept for the next attempt) up to 64 KiB
+and dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 from deploytrace import __version__
 
 USER_AGENT = f"deploytrace-webhooks/{__version__}"
+_MAX_ANSWER = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,14 @@ async def post(
         async with asyncio.timeout(timeout):
             request = http.build_request("POST", url, headers=sent, content=body, timeout=timeout)
             response = await http.send(request, stream=True)
-            await response.aclose()
+            try:
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > _MAX_ANSWER:
+                        break  # closing the unread rest drops the connection: fine
+            finally:
+                await response.aclose()
     except TimeoutError:
         return Outcome(None, f"no answer within {timeout:g} s", time.monotonic() - started)
     except httpx.HTTPError as error:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from deploytrace.errors import InvalidInput
 from deploytrace.events import message, schedule
 from deploytrace.events import secrets as webhook_secrets
 from deploytrace.events.sender import Outcome
@@ -49,15 +50,22 @@ class Job:
 
 @dataclass
 class Signers:
-    """Opened secrets by webhook, so that a busy webhook's secret is opened once."""
+    """Opened secrets by webhook, so that a busy webhook's secret is opened once.
 
-    key: bytes
+    The server key is read when the first secret is opened: a server that has no
+    webhook to deliver to never needs (or makes) a key file.
+    """
+
+    load_key: Callable[[], bytes]
+    _key: bytes | None = None
     _opened: dict[tuple[uuid.UUID, str], message.Signer] = field(default_factory=dict)
 
     def get(self, webhook_id: uuid.UUID, sealed: str) -> message.Signer:
         signer = self._opened.get((webhook_id, sealed))
         if signer is None:
-            secret = webhook_secrets.unseal(self.key, sealed, str(webhook_id))
+            if self._key is None:
+                self._key = self.load_key()
+            secret = webhook_secrets.unseal(self._key, sealed, str(webhook_id))
             signer = self._opened[(webhook_id, sealed)] = message.Signer(secret)
         return signer
 
@@ -75,8 +83,9 @@ def prepare(claimed: outbox.Claimed, signers: Signers) -> Job:
     body, content_type = message.body(event)
     try:
         signer = signers.get(claimed.webhook_id, claimed.secret_sealed)
-    except webhook_secrets.SealedSecretError as error:
-        return Job(claimed, body, content_type, None, str(error))
+    except (webhook_secrets.SealedSecretError, InvalidInput, OSError) as error:
+        # Not sent, and retried like a failed attempt: the operator can fix the key.
+        return Job(claimed, body, content_type, None, f"cannot sign: {error}")
     return Job(claimed, body, content_type, signer)
 
 
