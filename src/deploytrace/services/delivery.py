@@ -91,8 +91,8 @@ def prepare(claimed: outbox.Claimed, signers: Signers) -> Job:
 
 def claim(db: Database, settings: Settings, signers: Signers, limit: int) -> list[Job]:
     """Lease up to `limit` due deliveries, oldest due first, each first in its queue."""
-    now = utcnow()
     with db.write() as conn:
+        now = outbox.database_now(conn, utcnow())
         claimed = outbox.claim(
             conn,
             now=now,

@@ -156,9 +156,9 @@ def deliveries(
 def start_test(db: Database, actor: Actor, webhook_id: str, lease: float) -> outbox.Claimed:
     """Queue a `webhook.test` event for this webhook alone, leased to the caller to send now."""
     actor.require(Action.ADMIN)
-    now = utcnow()
     token = secrets.token_hex(16)
     with db.write() as conn:
+        now = outbox.database_now(conn, utcnow())
         hook = _live(conn, actor, webhook_id)
         key = f"webhook/{hook.id}/test/{uuid.uuid4()}"
         delivery = outbox.emit_directed(

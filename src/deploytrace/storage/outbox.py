@@ -269,6 +269,15 @@ class Claimed:
     created_at: dt.datetime
 
 
+def database_now(conn: Connection, fallback: dt.datetime) -> dt.datetime:
+    """PostgreSQL's clock: leases are compared by replicas whose own clocks may differ.
+    (SQLite is one machine's file: its callers' clock.)"""
+    if conn.dialect.name != "postgresql":
+        return fallback
+    now: dt.datetime = conn.execute(select(func.now())).scalar_one()
+    return now.astimezone(dt.UTC)
+
+
 def claim(
     conn: Connection,
     *,
@@ -277,7 +286,10 @@ def claim(
     lease_until: dt.datetime,
     lease_token: str,
 ) -> list[Claimed]:
-    """Lease up to `limit` due deliveries, each the first undelivered of its queue."""
+    """Lease up to `limit` due deliveries, each the first undelivered of its queue.
+
+    `now` and `lease_until` must come from one clock for every claimer (`database_now`).
+    """
     p = d.alias("earlier")
     earlier = exists().where(
         p.c.webhook_id == d.c.webhook_id,
@@ -403,6 +415,8 @@ def finish(conn: Connection, results: Sequence[Result], now: dt.datetime) -> Non
     """
     if not results:
         return
+    # One lock order for every settling transaction.
+    results = sorted(results, key=lambda r: (str(r.webhook_id), r.ordering_key, r.delivery_id))
     conn.execute(
         insert(webhook_attempts),
         [
