@@ -10,6 +10,7 @@ import pytest
 
 from deploytrace.api.app import create_app
 from deploytrace.api.runtime import Runtime
+from deploytrace.services import delivery
 from deploytrace.settings import Settings
 from deploytrace.storage.db import Database
 from tests.events.checks import verify
@@ -110,6 +111,7 @@ def test_metrics_report_the_token_org_and_the_process(events_api: ApiHarness) ->
         token=api.post("/v1/tokens", {"name": "ro", "role": "viewer"}).json()["token"],
         db=api.db,
     )
+    delivery.fan_out(api.db)  # what the server's worker does: webhook.created, token.created
     reply = viewer.get("/metrics")
     assert reply.status == 200
     assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")

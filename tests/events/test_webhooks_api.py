@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import json
 import uuid
@@ -9,7 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from deploytrace.services import events
+from deploytrace.services import delivery, events
+from deploytrace.storage.audit import audit_entries, audit_heads
 from deploytrace.storage.db import Database
 from tests.events.conftest import Receiver
 from tests.support.api import ApiHarness
@@ -27,6 +29,8 @@ def _hook(api: ApiHarness, url: str = "https://hooks.example/in", **body: Any) -
 
 
 def _rows(db: Database, sql: str, **params: Any) -> list[Any]:
+    """Rows of the outbox as the workers see it: after new audit entries were fanned out."""
+    delivery.fan_out(db)
     with db.read() as conn:
         return list(conn.execute(sa.text(sql), params))
 
@@ -150,6 +154,7 @@ def test_webhooks_are_for_admins(events_api: ApiHarness) -> None:
 def test_remove_stops_sending_and_is_audited(events_api: ApiHarness) -> None:
     hook = _hook(events_api)
     events_api.env("k8s-east")
+    assert len(_queued(events_api.db)) == 2  # fanned out, waiting to be sent
     removed = events_api.delete(f"/v1/webhooks/{hook['id']}")
     assert removed.status == 200 and removed.json()["removed_at"] is not None
     assert events_api.get("/v1/webhooks").json()["items"] == []
@@ -273,3 +278,88 @@ def test_stale_records_are_announced_once(events_api: ApiHarness, db: Database) 
     # A heartbeat makes it fresh; going stale again is not announced again.
     events_api.record(digest=D1)
     assert events.announce_stale(db, now=now + dt.timedelta(hours=5)) == 0
+
+
+def _audit(db: Database, org_id: uuid.UUID, position: int, action: str) -> None:
+    """An audit entry written behind the services' back (the chain is not checked here)."""
+    with db.write() as conn:
+        conn.execute(
+            sa.insert(audit_entries).values(
+                org_id=org_id,
+                position=position,
+                created_at=dt.datetime.now(dt.UTC),
+                actor="test",
+                action=action,
+                target=f"environment/e{position}",
+                details={},
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+        conn.execute(
+            sa.update(audit_heads)
+            .where(audit_heads.c.org_id == org_id, audit_heads.c.position < position)
+            .values(position=position)
+        )
+
+
+def test_fan_out_copies_audit_entries_in_order_without_gaps(
+    events_api: ApiHarness, db: Database
+) -> None:
+    events_api.env("before-the-webhook")
+    hook = _hook(events_api, events=["environment.*"])
+    org_id = uuid.UUID(str(_rows(db, "SELECT id FROM organizations WHERE name = 'acme'")[0].id))
+    events_api.env("k8s-east")
+    events_api.env("k8s-west")
+    with db.read() as conn:
+        head = conn.execute(
+            sa.select(sa.func.max(audit_entries.c.position)).where(audit_entries.c.org_id == org_id)
+        ).scalar_one()
+    # An entry after one that is not visible yet waits for it.
+    _audit(db, org_id, head + 2, "environment.created")
+    assert [t for t, _ in _queued(db)] == ["environment.created", "environment.created"]
+    _audit(db, org_id, head + 1, "environment.updated")
+    assert delivery.fan_out(db) == 2  # both now, in position order
+    queued = _rows(
+        db,
+        "SELECT e.id, e.type, e.subject FROM webhook_deliveries d "
+        "JOIN events e ON e.seq = d.event_seq ORDER BY d.id",
+    )
+    assert [(r.type, r.subject) for r in queued] == [
+        ("environment.created", "environment/k8s-east"),
+        ("environment.created", "environment/k8s-west"),
+        ("environment.updated", f"environment/e{head + 1}"),
+        ("environment.created", f"environment/e{head + 2}"),
+    ]
+    # The entry before the webhook existed is not sent; ids are the entries' own.
+    assert len({str(r.id) for r in queued}) == 4
+    assert delivery.fan_out(db) == 0
+    # All webhooks gone, then a new one: what was audited meanwhile is not sent.
+    events_api.delete(f"/v1/webhooks/{hook['id']}")
+    events_api.env("while-nobody-listens")
+    _hook(events_api, events=["environment.*"])
+    events_api.env("after")
+    subjects = [
+        r.subject
+        for r in _rows(
+            db,
+            "SELECT e.subject FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq "
+            "WHERE d.state = 'pending' ORDER BY d.id",
+        )
+    ]
+    assert subjects == ["environment/after"]
+
+
+def test_replicas_fanning_out_at_once_copy_each_entry_once(
+    events_api: ApiHarness, database_url: str
+) -> None:
+    _hook(events_api)
+    for i in range(30):
+        events_api.env(f"e-{i}")
+    others = [Database(database_url) for _ in range(3)]
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        counts = list(pool.map(delivery.fan_out, others))
+    for other in others:
+        other.dispose()
+    assert sum(counts) == 31  # webhook.created and the 30 environments, once in all
+    assert len(_queued(events_api.db)) == 31

@@ -4,9 +4,10 @@ Started by the application's lifespan when it runs as `deploytrace server` (neve
 embedded mode). Every replica runs both; the database decides who does what
 (delivery leases, the stale check's advisory lock).
 
-Delivery is a pipeline: up to `webhook_concurrency` attempts in flight on one
-`httpx.AsyncClient`; whenever slots are free, the next due deliveries are claimed;
-finished attempts are settled in batches. Database calls run in threads, so the
+Delivery is a pipeline: new audit entries are fanned out into deliveries; up to
+`webhook_concurrency` attempts are in flight on one `httpx.AsyncClient`; whenever
+slots are free, the next due deliveries are claimed; finished attempts are settled in
+batches. Database calls run in threads, so the
 event loop keeps serving requests.
 """
 
@@ -17,6 +18,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -43,6 +45,8 @@ class Dispatcher:
         self._done: list[delivery.Done] = []
         self._wake = asyncio.Event()
         self._signers: delivery.Signers | None = None
+        self._fanned = True
+        self._fanned_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -92,9 +96,17 @@ class Dispatcher:
             self._signers = delivery.Signers(
                 functools.partial(webhook_service.signing_key, self.settings)
             )
-        return await asyncio.to_thread(
-            delivery.claim, self.db, self.settings, self._signers, wanted
-        )
+        return await asyncio.to_thread(self._fan_out_and_claim, wanted)
+
+    def _fan_out_and_claim(self, wanted: int) -> list[delivery.Job]:
+        # New audit entries are looked for when the last look found some, else once
+        # per poll interval: a busy loop does not query for them on every turn.
+        now = time.monotonic()
+        if self._fanned or now - self._fanned_at >= self.settings.webhook_poll:
+            self._fanned = delivery.fan_out(self.db) > 0
+            self._fanned_at = now
+        assert self._signers is not None
+        return delivery.claim(self.db, self.settings, self._signers, wanted)
 
     async def _attempt(self, http: Any, job: delivery.Job) -> None:
         at = dt.datetime.now(dt.UTC)

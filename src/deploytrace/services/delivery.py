@@ -1,4 +1,5 @@
-"""Delivering the outbox: claim due deliveries, build what each attempt sends, settle.
+"""Delivering the outbox: fan audit entries out, claim due deliveries, build what each
+attempt sends, settle.
 
 The attempt itself (HTTP) is the caller's: the server's delivery worker
 (`api.workers`) or `webhook test`. Leases last long enough for one attempt and the
@@ -87,6 +88,18 @@ def prepare(claimed: outbox.Claimed, signers: Signers) -> Job:
         # Not sent, and retried like a failed attempt: the operator can fix the key.
         return Job(claimed, body, content_type, None, f"cannot sign: {error}")
     return Job(claimed, body, content_type, signer)
+
+
+def fan_out(db: Database) -> int:
+    """Turn audit entries committed since the last call into events and deliveries
+    (for organizations with webhooks); how many entries were read."""
+    total = 0
+    while True:
+        with db.write() as conn:
+            read = outbox.fan_out(conn)
+        total += read
+        if not read:
+            return total
 
 
 def claim(db: Database, settings: Settings, signers: Signers, limit: int) -> list[Job]:

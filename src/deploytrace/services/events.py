@@ -1,8 +1,8 @@
 """Events that other systems hear about (SPEC §11), as the services write them.
 
-Audited changes need nothing from their authors: every audit entry becomes an event
-in the transaction that writes it (see `storage.outbox`). This module is for the
-events no audit entry stands for:
+Audited changes need nothing from their authors: the audit entry written in the
+change's transaction is the event, which the server's workers copy into the outbox
+(see `storage.outbox`). This module is for the events no audit entry stands for:
 
 - `emit` / `emit_many`: for code that notices something inside its own transaction
   (the sync service: `workload.unattested`);

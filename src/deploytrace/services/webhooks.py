@@ -76,6 +76,7 @@ def create(
     with db.write() as conn:
         if len(store.live(conn, actor.org_id)) >= MAX_LIVE:
             raise InvalidInput(f"an organization has at most {MAX_LIVE} webhooks")
+        outbox.start_cursor(conn, actor.org_id)
         store.insert_webhook(conn, hook, [patterns.to_like(p) for p in chosen])
         audit.append(
             conn,

@@ -1,13 +1,17 @@
-"""The transactional outbox: events, their deliveries to webhooks, and the attempts.
+"""The outbox: events, their deliveries to webhooks, and the attempts.
 
-Writing (in the transaction that makes the change, never a round trip of its own):
-- every audit entry becomes an event through a trigger on `audit_entries` (migration
-  0005), but only when a live webhook of the org subscribes to its action: an org
-  without webhooks pays one index probe per audited statement;
-- `emit` writes the events no audit entry stands for (`deployment.stale`,
-  `workload.unattested`), with the same rule;
-- a trigger on `events` fans each event out to one `webhook_deliveries` row per
-  subscribed webhook, in the same statement.
+Where events come from:
+- Audited changes: the audit entry, written in the transaction that makes the change,
+  is the durable record of the event. `fan_out` copies an organization's new entries
+  into `events`, in audit order, from a cursor (`outbox_cursors`) that moves in the same
+  transaction as the copies. Audit positions are dense per organization (the hash
+  chain), so the copy stops at a position not visible yet and never skips one. The
+  record path writes nothing more than before (a trigger here cost each audited
+  statement more than a round trip, even in organizations without webhooks).
+- `emit`: events no audit entry stands for (`deployment.stale`, `workload.unattested`),
+  in the caller's transaction.
+Either way an event is kept only when a live webhook of the org subscribes to its type,
+and a trigger on `events` fans it out to one `webhook_deliveries` row per such webhook.
 
 Delivering: `claim` leases due deliveries whose (webhook, ordering key) has no
 earlier undelivered one, so a slot's events go out in order and a later event
@@ -50,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import exists
 
+from deploytrace.storage.audit import audit_entries
 from deploytrace.storage.base import BigSerial, UTCDateTime, metadata
 from deploytrace.storage.tenancy import organizations
 from deploytrace.storage.webhooks import webhook_subscriptions, webhooks
@@ -137,6 +142,14 @@ webhook_attempts = Table(
     Index("ix_webhook_attempts_webhook_id_id", "webhook_id", "id"),
 )
 
+# How far each organization's audit entries were copied into `events`.
+outbox_cursors = Table(
+    "outbox_cursors",
+    metadata,
+    Column("org_id", Uuid, ForeignKey("organizations.id"), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
 # Records announced as stale (`deployment.stale` goes out once per record).
 stale_notices = Table(
     "stale_notices",
@@ -157,16 +170,20 @@ class NewEvent:
     subject: str
     data: dict[str, Any]
     ordering_key: str
+    actor: str | None = None
+    created_at: dt.datetime | None = None  # default: now
+    id: uuid.UUID | None = None  # default: a random one
 
 
 _EMIT = insert(e).from_select(
-    ["id", "org_id", "type", "subject", "ordering_key", "data", "created_at"],
+    ["id", "org_id", "type", "subject", "ordering_key", "actor", "data", "created_at"],
     select(
         bindparam("b_id", type_=Uuid),
         bindparam("b_org", type_=Uuid),
         bindparam("b_type", type_=String),
         bindparam("b_subject", type_=Text),
         bindparam("b_key", type_=Text),
+        bindparam("b_actor", type_=String),
         bindparam("b_data", type_=JSON),
         bindparam("b_at", type_=UTCDateTime),
     ).where(
@@ -189,17 +206,89 @@ def emit(conn: Connection, org_id: uuid.UUID, new: Sequence[NewEvent], now: dt.d
         _EMIT,
         [
             {
-                "b_id": uuid.uuid4(),
+                "b_id": ev.id or uuid.uuid4(),
                 "b_org": org_id,
                 "b_type": ev.type,
                 "b_subject": ev.subject,
                 "b_key": ev.ordering_key,
+                "b_actor": ev.actor,
                 "b_data": ev.data,
-                "b_at": now,
+                "b_at": ev.created_at or now,
             }
             for ev in new
         ],
     )
+
+
+# Event ids of audited changes are derived from the entry: the same entry, the same id.
+_AUDIT_EVENTS = uuid.UUID("5f0b8a3e-61c4-4d1e-9a57-0c8f4b2de7a1")
+
+
+def start_cursor(conn: Connection, org_id: uuid.UUID) -> None:
+    """Copy the org's audit entries from the next one on (call before a webhook is added).
+
+    An org whose webhooks were all removed skips what was audited meanwhile.
+    """
+    head = select(func.coalesce(func.max(audit_entries.c.position), 0)).where(
+        audit_entries.c.org_id == org_id
+    )
+    position = conn.execute(head).scalar_one()
+    c = outbox_cursors
+    current = conn.execute(select(c.c.position).where(c.c.org_id == org_id)).first()
+    if current is None:
+        conn.execute(insert(c).values(org_id=org_id, position=position))
+        return
+    live = select(webhooks.c.id).where(webhooks.c.org_id == org_id, webhooks.c.removed_at.is_(None))
+    if conn.execute(live.limit(1)).first() is None:
+        conn.execute(update(c).where(c.c.org_id == org_id).values(position=position))
+
+
+def fan_out(conn: Connection, *, orgs: int = 50, batch: int = 500) -> int:
+    """Copy new audit entries into events for orgs with live webhooks; how many were read.
+
+    Each org's cursor row is locked (skipping those another replica holds) and moved in
+    this transaction, with the copies.
+    """
+    c = outbox_cursors
+    a = audit_entries
+    live = exists().where(webhooks.c.org_id == c.c.org_id, webhooks.c.removed_at.is_(None))
+    following = exists().where(a.c.org_id == c.c.org_id, a.c.position == c.c.position + 1)
+    due = select(c.c.org_id, c.c.position).where(live, following).order_by(c.c.org_id).limit(orgs)
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(of=c, skip_locked=True)
+    read = 0
+    for org_id, start in conn.execute(due).all():
+        position = start
+        entries = conn.execute(
+            select(a.c.position, a.c.created_at, a.c.actor, a.c.action, a.c.target, a.c.details)
+            .where(a.c.org_id == org_id, a.c.position > start)
+            .order_by(a.c.position)
+            .limit(batch)
+        ).all()
+        new = []
+        for entry in entries:
+            if entry.position != position + 1:
+                break  # not visible yet: the rest waits for it
+            position = entry.position
+            details = dict(entry.details or {})
+            slot = details.get("slot")
+            new.append(
+                NewEvent(
+                    type=entry.action,
+                    subject=entry.target,
+                    data=details,
+                    ordering_key=slot if isinstance(slot, str) else entry.target,
+                    actor=entry.actor,
+                    created_at=entry.created_at,
+                    id=uuid.uuid5(_AUDIT_EVENTS, f"{org_id}:{position}"),
+                )
+            )
+        if not new:
+            continue
+        emit(conn, org_id, new, dt.datetime.now(dt.UTC))
+        conn.execute(update(c).where(c.c.org_id == org_id).values(position=position))
+        read += len(new)
+    return read
 
 
 def emit_directed(

@@ -1,4 +1,4 @@
-"""Events out: webhooks, the outbox and its triggers, stale notices.
+"""Events out: webhooks, the outbox (events, deliveries, attempts, cursors), stale notices.
 
 Revision ID: 0005
 Revises: 0004
@@ -22,33 +22,6 @@ depends_on = None
 
 _PENDING = "state = 'pending'"
 
-# Audit entries become events when a live webhook of the org subscribes to the action.
-# The ordering key is the deployment slot when the entry names one, else the target.
-# PostgreSQL: one statement-level trigger per audited statement (the transition table
-# holds its entries), so the record path pays no round trip and, without a subscriber,
-# one index probe.
-_PG_AUDIT_FUNCTION = r"""
-CREATE OR REPLACE FUNCTION deploytrace_audit_to_outbox() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO events (id, org_id, type, subject, ordering_key, actor, data, created_at)
-    SELECT gen_random_uuid(), n.org_id, n.action, n.target,
-           COALESCE(n.details ->> 'slot', n.target), n.actor, n.details, n.created_at
-    FROM new_entries n
-    WHERE EXISTS (
-        SELECT 1 FROM webhook_subscriptions s
-        WHERE s.org_id = n.org_id AND n.action LIKE s.pattern ESCAPE '\'
-    )
-    ORDER BY n.position;
-    RETURN NULL;
-END
-$$
-"""
-_PG_AUDIT_TRIGGER = """
-CREATE TRIGGER audit_entries_to_outbox AFTER INSERT ON audit_entries
-REFERENCING NEW TABLE AS new_entries
-FOR EACH STATEMENT EXECUTE FUNCTION deploytrace_audit_to_outbox()
-"""
 # Each event goes to every webhook subscribed to it, one delivery each, in event order.
 _PG_FAN_OUT_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION deploytrace_events_fan_out() RETURNS trigger
@@ -75,22 +48,7 @@ REFERENCING NEW TABLE AS new_events
 FOR EACH STATEMENT EXECUTE FUNCTION deploytrace_events_fan_out()
 """
 
-# SQLite has row-level triggers only; the same rules, row by row.
-_SQLITE_AUDIT_TRIGGER = r"""
-CREATE TRIGGER audit_entries_to_outbox AFTER INSERT ON audit_entries
-WHEN EXISTS (
-    SELECT 1 FROM webhook_subscriptions s
-    WHERE s.org_id = NEW.org_id AND NEW.action LIKE s.pattern ESCAPE '\'
-)
-BEGIN
-    INSERT INTO events (id, org_id, type, subject, ordering_key, actor, data, created_at)
-    VALUES (
-        lower(hex(randomblob(16))), NEW.org_id, NEW.action, NEW.target,
-        COALESCE(json_extract(NEW.details, '$.slot'), NEW.target), NEW.actor, NEW.details,
-        NEW.created_at
-    );
-END
-"""
+# SQLite has row-level triggers only: the same rule, row by row.
 _SQLITE_FAN_OUT_TRIGGER = r"""
 CREATE TRIGGER events_fan_out AFTER INSERT ON events
 WHEN NEW.webhook_id IS NULL
@@ -200,6 +158,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_attempts_webhook_id_id", "webhook_attempts", ["webhook_id", "id"])
     op.create_table(
+        "outbox_cursors",
+        sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), primary_key=True),
+        sa.Column("position", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
         "stale_notices",
         sa.Column("record_id", sa.Uuid, sa.ForeignKey("deployment_records.id"), primary_key=True),
         sa.Column("org_id", sa.Uuid, sa.ForeignKey("organizations.id"), nullable=False),
@@ -207,25 +170,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_stale_notices_org_id_noticed_at", "stale_notices", ["org_id", "noticed_at"])
     if op.get_bind().dialect.name == "postgresql":
-        for statement in (
-            _PG_AUDIT_FUNCTION,
-            _PG_AUDIT_TRIGGER,
-            _PG_FAN_OUT_FUNCTION,
-            _PG_FAN_OUT_TRIGGER,
-        ):
-            op.execute(statement)
+        op.execute(_PG_FAN_OUT_FUNCTION)
+        op.execute(_PG_FAN_OUT_TRIGGER)
     else:
-        op.execute(_SQLITE_AUDIT_TRIGGER)
         op.execute(_SQLITE_FAN_OUT_TRIGGER)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    op.execute(
-        "DROP TRIGGER IF EXISTS audit_entries_to_outbox"
-        + (" ON audit_entries" if bind.dialect.name == "postgresql" else "")
-    )
     for table in (
+        "outbox_cursors",
         "stale_notices",
         "webhook_attempts",
         "webhook_deliveries",
@@ -235,7 +189,6 @@ def downgrade() -> None:
     ):
         op.drop_table(table)
     if bind.dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS deploytrace_audit_to_outbox()")
         op.execute("DROP FUNCTION IF EXISTS deploytrace_events_fan_out()")
     with op.batch_alter_table("environments") as batch:
         batch.drop_column("stale_after_seconds")
