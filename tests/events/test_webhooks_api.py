@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import time
 import uuid
 from typing import Any
 
@@ -363,3 +364,27 @@ def test_replicas_fanning_out_at_once_copy_each_entry_once(
         other.dispose()
     assert sum(counts) == 31  # webhook.created and the 30 environments, once in all
     assert len(_queued(events_api.db)) == 31
+
+
+def test_first_webhooks_made_at_once(database_url: str, events_api: ApiHarness) -> None:
+    """Two first webhooks of an org, in overlapping transactions: one cursor, no error."""
+    from deploytrace.services import tenancy
+    from deploytrace.storage import outbox
+
+    first, second = Database(database_url), Database(database_url)
+    org, _ = tenancy.bootstrap(first, "fresh")
+    with first.write() as conn:
+        outbox.start_cursor(conn, org.id)  # not committed yet
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+
+            def start() -> None:
+                with second.write() as other:
+                    outbox.start_cursor(other, org.id)  # waits for the first, then must not fail
+
+            pending = pool.submit(start)
+            time.sleep(0.5)
+            conn.commit()
+            pending.result(timeout=30)
+    assert len(_rows(first, "SELECT * FROM outbox_cursors")) == 1
+    first.dispose()
+    second.dispose()

@@ -52,6 +52,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import exists
 
 from deploytrace.storage.audit import audit_entries
@@ -236,7 +238,11 @@ def start_cursor(conn: Connection, org_id: uuid.UUID) -> None:
     c = outbox_cursors
     current = conn.execute(select(c.c.position).where(c.c.org_id == org_id)).first()
     if current is None:
-        conn.execute(insert(c).values(org_id=org_id, position=position))
+        # Two first webhooks of an org made at once: one cursor, the same start.
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            dialect_insert(c).values(org_id=org_id, position=position).on_conflict_do_nothing()
+        )
         return
     live = select(webhooks.c.id).where(webhooks.c.org_id == org_id, webhooks.c.removed_at.is_(None))
     if conn.execute(live.limit(1)).first() is None:
