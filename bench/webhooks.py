@@ -272,7 +272,11 @@ def main() -> None:
                             record_phase(org, server, tokens[org], ranges[i + 1], a, stats, pg)
                         )
             print("record path, delivering at the same time:")
-            with pg.connect(database) as conn:  # what the first phases queued: not this one's
+            with pg.connect(database) as conn:  # what the first phases audited: not this one's
+                conn.execute(
+                    "UPDATE outbox_cursors c SET position = (SELECT max(position) "
+                    "FROM audit_entries a WHERE a.org_id = c.org_id)"
+                )
                 conn.execute("UPDATE webhook_deliveries SET state = 'cancelled'")
             live_env = {**env, "DEPLOYTRACE_WEBHOOK_DELIVERY": "1"}
             with Server(url, env=live_env) as server:
