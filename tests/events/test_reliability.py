@@ -9,12 +9,15 @@ two replicas on PostgreSQL never make one attempt twice.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from deploytrace.storage.db import Database
 from tests.events.checks import expected_in_order, received_in_order, workflow
 from tests.events.conftest import Receiver, Servers
 from tests.support.digests import digest
@@ -256,3 +259,40 @@ def test_two_replicas_never_make_one_attempt_twice(servers: Servers, receiver: R
             x for x in text.splitlines() if x.startswith("deploytrace_webhook_attempts_total{")
         )
         assert float(line.split()[-1]) > 0, text
+
+
+def test_the_server_announces_a_stale_record_once(servers: Servers, receiver: Receiver) -> None:
+    receiver.start()
+    server = servers.start(DEPLOYTRACE_STALE_CHECK_SECONDS="0.2")
+    hook = _subscribe(servers, server, receiver, events=["deployment.stale"])
+    d1 = digest("stale")
+    with servers.client(server) as c:
+        assert c.post("/v1/environments", json={"name": "k8s-east"}).status_code == 201
+        pushed = c.post(
+            "/v1/attestations",
+            content=statement(d1),
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert pushed.status_code in (200, 201)
+        body = {
+            "environment": "k8s-east",
+            "logical_environment": "production",
+            "deployment_name": "api",
+            "kind": "CONTAINER_IMAGE",
+            "digest": d1,
+        }
+        record = c.post("/v1/deployments", json=body).json()
+    # `environment update --stale-after 1s` (SPEC §7; set here through the table).
+    db = Database(servers.database_url)
+    with db.write() as conn:
+        conn.execute(sa.text("UPDATE environments SET stale_after_seconds = 1"))
+    db.dispose()
+    seen = receiver.wait_for(lambda rs: len(rs) >= 1, "deployment.stale", timeout=30)
+    time.sleep(1.5)  # several more checks: no second announcement
+    seen = receiver.requests()
+    assert len(seen) == 1
+    (event,) = received_in_order(hook["secret"], seen).values()
+    assert event == [("deployment.stale", f"deployment/{record['id']}")]
+    data = json.loads(seen[0]["body"])["data"]
+    assert data["slot"] == "k8s-east/production/api/CONTAINER_IMAGE"
+    assert data["stale_after_seconds"] == 1 and data["digest"] == d1
