@@ -49,6 +49,30 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _float(env: dict[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise InvalidInput(f"{name} must be a number of at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"{name} must be 1 or 0 (true or false), got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with its environment variable in the comment."""
@@ -68,6 +92,18 @@ class Settings:
     debug: bool = False  # DEPLOYTRACE_DEBUG (CLI: a traceback instead of one line)
     # DEPLOYTRACE_AUDIT_KEY: signs audit checkpoints (kept out of the database).
     audit_key: str | None = field(default=None, repr=False)
+    # Events out (SPEC §11). The key seals webhook secrets: base64 of 32 bytes, the same on
+    # every replica; unset, the key file (default $DEPLOYTRACE_HOME/secret.key) is used.
+    secret_key: str | None = field(default=None, repr=False)  # DEPLOYTRACE_SECRET_KEY
+    secret_key_file: Path | None = None  # DEPLOYTRACE_SECRET_KEY_FILE
+    webhook_delivery: bool = True  # DEPLOYTRACE_WEBHOOK_DELIVERY (0: this server sends none)
+    webhook_timeout: float = 10.0  # DEPLOYTRACE_WEBHOOK_TIMEOUT (seconds per attempt)
+    webhook_concurrency: int = 32  # DEPLOYTRACE_WEBHOOK_CONCURRENCY (attempts in flight)
+    webhook_poll: float = 0.5  # DEPLOYTRACE_WEBHOOK_POLL_SECONDS (idle wait for new events)
+    # DEPLOYTRACE_WEBHOOK_TIME_SCALE: multiplies the retry schedule and its 24 h (tests only).
+    webhook_time_scale: float = 1.0
+    stale_check: float = 30.0  # DEPLOYTRACE_STALE_CHECK_SECONDS (deployment.stale period)
+    metrics: bool = True  # DEPLOYTRACE_METRICS (`server --no-metrics` sets 0)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -99,8 +135,35 @@ class Settings:
             http_timeout=timeout,
             debug=(env.get("DEPLOYTRACE_DEBUG") or "0").lower() not in ("0", "false", "no"),
             audit_key=env.get("DEPLOYTRACE_AUDIT_KEY") or None,
+            secret_key=env.get("DEPLOYTRACE_SECRET_KEY") or None,
+            secret_key_file=(
+                Path(env["DEPLOYTRACE_SECRET_KEY_FILE"]).expanduser()
+                if env.get("DEPLOYTRACE_SECRET_KEY_FILE")
+                else None
+            ),
+            webhook_delivery=_flag(env, "DEPLOYTRACE_WEBHOOK_DELIVERY", settings.webhook_delivery),
+            webhook_timeout=_float(
+                env, "DEPLOYTRACE_WEBHOOK_TIMEOUT", settings.webhook_timeout, minimum=0.1
+            ),
+            webhook_concurrency=max(
+                1, _int(env, "DEPLOYTRACE_WEBHOOK_CONCURRENCY", settings.webhook_concurrency)
+            ),
+            webhook_poll=_float(
+                env, "DEPLOYTRACE_WEBHOOK_POLL_SECONDS", settings.webhook_poll, minimum=0.01
+            ),
+            webhook_time_scale=_float(
+                env, "DEPLOYTRACE_WEBHOOK_TIME_SCALE", settings.webhook_time_scale, minimum=1e-6
+            ),
+            stale_check=_float(
+                env, "DEPLOYTRACE_STALE_CHECK_SECONDS", settings.stale_check, minimum=0.05
+            ),
+            metrics=_flag(env, "DEPLOYTRACE_METRICS", settings.metrics),
         )
 
     @property
     def embedded_database_url(self) -> str:
         return f"sqlite:///{self.home / 'deploytrace.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.secret_key_file or self.home / "secret.key"

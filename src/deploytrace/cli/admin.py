@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -45,6 +47,9 @@ def _database(state: State, url: str | None) -> Database:
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@click.option(
+    "--no-metrics", is_flag=True, help="Serve no GET /metrics (and count no request metrics)."
+)
 @common_options
 def server(
     state: State,
@@ -54,6 +59,7 @@ def server(
     database_read_url: str | None,
     workers: int,
     log_level: str,
+    no_metrics: bool,
 ) -> None:
     import uvicorn
 
@@ -74,16 +80,38 @@ def server(
         os.environ["DEPLOYTRACE_DATABASE_READ_URL"] = read_url
     else:
         os.environ.pop("DEPLOYTRACE_DATABASE_READ_URL", None)
-    uvicorn.run(
-        "deploytrace.api.app:server_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        proxy_headers=True,
-        server_header=False,
-    )
+    if no_metrics:
+        os.environ["DEPLOYTRACE_METRICS"] = "0"
+    with _metrics_directory(enabled=not no_metrics and state.settings.metrics):
+        uvicorn.run(
+            "deploytrace.api.app:server_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            proxy_headers=True,
+            server_header=False,
+        )
+
+
+@contextlib.contextmanager
+def _metrics_directory(*, enabled: bool) -> Iterator[None]:
+    """prometheus-client's multi-process mode: every worker process writes its counters
+    to files in one directory, which `GET /metrics` sums. A fresh directory per server
+    start (counters restart with the server), unless PROMETHEUS_MULTIPROC_DIR is set."""
+    if not enabled or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="deploytrace-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @click.group(help="Operator commands that talk to the database directly.")

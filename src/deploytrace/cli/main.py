@@ -162,6 +162,11 @@ _COMMANDS = {
     "policy": ("deploytrace.cli.policies", "policy", "Policy gates: Rego over the evidence."),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
+    "webhook": (
+        "deploytrace.cli.webhooks",
+        "webhook",
+        "Signed CloudEvents to other systems (server mode).",
+    ),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
     "ui": ("deploytrace.cli.ui", "ui", "The dashboard on the embedded database, signed in."),
     "admin": (

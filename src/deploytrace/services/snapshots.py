@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from deploytrace.errors import InvalidInput, StaleReport
-from deploytrace.services import audit, pagination, policies, validation
+from deploytrace.services import audit, events, pagination, policies, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.services.deployments import created_change, observed_time
 from deploytrace.services.records import CiRun, Record, ReportedBy, z
@@ -629,9 +629,45 @@ def _audit(
                 },
             )
         )
+    for refused in result.refused:
+        slot = f"{space}/{refused.deployment_name}/{refused.kind}"
+        reasons = "; ".join(f"{v['policy']}: {v['message']}" for v in refused.violations)
+        changes.append(
+            audit.Change(
+                "deployment.refused",
+                f"slot/{slot}",
+                {
+                    "slot": slot,
+                    "digest": refused.digest,
+                    "reason": ("refused by policy: " + reasons)[: validation.MAX_DESCRIPTION],
+                    "scope": result.snapshot.scope,
+                },
+            )
+        )
     if changes:
         audit.append_many(conn, actor.org_id, actor.name, changes)
-    del fresh_unattested  # announced as events once the outbox exists (SPEC §11)
+    # What runs without evidence is news once, when a workload first shows up unattested
+    # (or with another unattested digest): no audit entry stands for it, so an event.
+    events.emit_many(
+        conn,
+        actor.org_id,
+        [
+            events.NewEvent(
+                events.UNATTESTED,
+                f"workload/{space}/{w.deployment_name}/{w.kind}",
+                {
+                    "slot": f"{space}/{w.deployment_name}/{w.kind}",
+                    "digest": w.digest,
+                    "artifact_name": w.artifact_name,
+                    "artifact_version": w.artifact_version,
+                    "reason": w.reason,
+                    "scope": result.snapshot.scope,
+                },
+                f"{space}/{w.deployment_name}/{w.kind}",
+            )
+            for w in fresh_unattested
+        ],
+    )
 
 
 # Reading what snapshots left ------------------------------------------------------

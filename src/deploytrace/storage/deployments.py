@@ -25,6 +25,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     exists,
     func,
     insert,
@@ -719,12 +721,7 @@ def list_page(
     if filters.skipped_promotion:
         conditions.append(r.c.promotion_skipped.is_not(None))
     if filters.stale_at is not None:
-        conditions += [
-            r.c.status == DEPLOYED,
-            environments.c.stale_after_seconds.is_not(None),
-            _seconds_between(r.c.last_seen_at, filters.stale_at, conn)
-            > environments.c.stale_after_seconds,
-        ]
+        conditions.append(stale_condition(conn, filters.stale_at))
     if before is not None:
         # (created_at, seq) < before, spelled so that the time is bound through the
         # column's type on SQLite too, and its first term bounds the index range.
@@ -766,14 +763,22 @@ def _alive_at(
     return rows[:limit]
 
 
-def _seconds_between(earlier: Any, later: dt.datetime, conn: Connection) -> Any:
-    """later - earlier in seconds, as SQL on either backend."""
+def stale_condition(conn: Connection, now: dt.datetime) -> ColumnElement[bool]:
+    """SPEC §7's stale rule in SQL, over records joined with their environment: deployed,
+    and not seen for longer than the environment's stale-after (the one rule: lists,
+    metrics and the `deployment.stale` check use it; `services.records.is_stale` is the
+    same rule for a record in hand)."""
+    at = bindparam("stale_now", now, type_=UTCDateTime)
     if conn.dialect.name == "postgresql":
-        return func.extract("epoch", bindparam("stale_now", later, type_=UTCDateTime) - earlier)
-    # SQLite stores fixed-width ISO text: julianday() reads it (its `Z` included).
-    return (
-        func.julianday(bindparam("stale_now", later, type_=UTCDateTime)) - func.julianday(earlier)
-    ) * 86400.0
+        unseen: Any = func.extract("epoch", at - r.c.last_seen_at)
+    else:
+        # SQLite stores fixed-width ISO text: julianday() reads it (its `Z` included).
+        unseen = (func.julianday(at) - func.julianday(r.c.last_seen_at)) * 86400.0
+    return and_(
+        r.c.status == DEPLOYED,
+        environments.c.stale_after_seconds.is_not(None),
+        cast(unseen, Float) > environments.c.stale_after_seconds,
+    )
 
 
 def has_active(conn: Connection, org_id: uuid.UUID, *, column: str, value: uuid.UUID) -> bool:
