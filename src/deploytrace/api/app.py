@@ -13,6 +13,7 @@ from deploytrace.api import (
     errors,
     evidence,
     health,
+    insight,
     snapshots,
     tenancy,
 )
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
     app.include_router(snapshots.router)
+    app.include_router(insight.router)
     app.include_router(evidence.router)
     app.include_router(tenancy.router)
     mount_dashboard(app)

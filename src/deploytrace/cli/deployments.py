@@ -11,6 +11,7 @@ import click
 from deploytrace.cli import output
 from deploytrace.cli.ci import ci_run
 from deploytrace.cli.client import segment
+from deploytrace.cli.diff import diff
 from deploytrace.cli.main import State, common_options
 
 
@@ -372,3 +373,6 @@ def _list_unattested(
         output.emit_json(items)
     else:
         output.table(items, _UNATTESTED_COLUMNS, "nothing runs without evidence")
+
+
+deployment.add_command(diff)

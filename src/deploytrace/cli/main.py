@@ -159,6 +159,7 @@ _COMMANDS = {
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),
+    "metrics": ("deploytrace.cli.metrics", "metrics", "DORA metrics from recorded deployments."),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),

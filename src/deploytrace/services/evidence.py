@@ -268,6 +268,8 @@ def _insert(
     verdict: formats.Verification,
     ids: _Ids,
 ) -> store.AttestationRow | None:
+    from deploytrace.attestations.times import built_at  # SPEC §8: DORA's lead time
+
     att = item.att
     now = utcnow()
     project_id, version_id, workflow_id = ids.of(item)
@@ -291,6 +293,7 @@ def _insert(
         "verification_reason": verdict.reason,
         "created_at": now,
         "created_by": actor.name,
+        "built_at": built_at(att.statement),
     }
     refs = [store.Ref(r.digest, r.role, r.material_type, r.name) for r in att.refs]
     seq = store.insert_attestation(conn, values, refs)

@@ -126,6 +126,14 @@ deployment_records = Table(
     ),
     # A slot's history in time order: its latest record, its next change (DORA), --at.
     Index("ix_deployment_records_slot_id_created_at_seq", "slot_id", "created_at", "seq"),
+    # When a slot last ran a digest (diff's `behind`, DORA's rollbacks): migration 0006.
+    Index(
+        "ix_deployment_records_slot_id_artifact_digest_created_at_seq",
+        "slot_id",
+        "artifact_digest",
+        "created_at",
+        "seq",
+    ),
     Index("ix_deployment_records_org_created", "org_id", "created_at", "seq"),
     Index("ix_deployment_records_org_env_created", "org_id", "environment_id", "created_at", "seq"),
     Index(
