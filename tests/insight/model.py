@@ -28,7 +28,8 @@ from tests.support.digests import digest
 ENVIRONMENTS = ("east", "west")
 LOGICAL = ("staging", "production")
 NAMES = (("api", "CONTAINER_IMAGE"), ("chart", "HELM_CHART"))
-SLOTS = [(e, le, n, k) for e in ENVIRONMENTS for le in LOGICAL for n, k in NAMES]
+# Ordered so that a history over the first few slots is one name's promotion path.
+SLOTS = [(e, le, n, k) for n, k in NAMES for e in ENVIRONMENTS for le in LOGICAL]
 DIGESTS = [digest(f"insight-{i}") for i in range(4)]
 _orgs = itertools.count()
 
@@ -61,23 +62,38 @@ class Rec:
 @dataclass(frozen=True)
 class Op:
     slot: int
-    action: str  # deploy | beat | decommission
-    digest: int
+    # deploy; promote: in production, a digest staging ran (in staging: a rollback to a
+    # digest the slot ran); beat: a heartbeat; decommission.
+    action: str
+    digest: int  # deploy: which digest; promote: how far back (0: the most recent)
     gap_seconds: int
 
 
-ops = st.lists(
-    st.builds(
-        Op,
-        slot=st.integers(0, len(SLOTS) - 1),
-        action=st.sampled_from(["deploy", "deploy", "deploy", "beat", "decommission"]),
-        digest=st.integers(0, len(DIGESTS) - 1),
-        # 0: two reports at one instant; otherwise minutes to hours apart.
-        gap_seconds=st.sampled_from([0, 1, 60, 600, 3600, 5 * 3600, 20 * 3600]),
-    ),
-    min_size=1,
-    max_size=24,
-)
+def _ops(slots: int, actions: list[str], min_size: int = 1) -> st.SearchStrategy[list[Op]]:
+    return st.lists(
+        st.builds(
+            Op,
+            slot=st.integers(0, slots - 1),
+            action=st.sampled_from(actions),
+            digest=st.integers(0, len(DIGESTS) - 1),
+            # 0: two reports at one instant; otherwise minutes to hours apart.
+            gap_seconds=st.sampled_from([0, 1, 60, 600, 3600, 5 * 3600, 20 * 3600]),
+        ),
+        min_size=min_size,
+        max_size=30,
+    )
+
+
+_ANY = ["deploy", "deploy", "promote", "promote", "beat", "decommission"]
+# Histories over the first 2..8 slots: few slots make deep histories (rollbacks, digests
+# run again), many make wide ones.
+ops = st.integers(2, len(SLOTS)).flatmap(lambda n: _ops(n, _ANY))
+# One name's path through both stages in both environments, mostly promotions: production
+# lags staging by a few digests, the shape a diff is for.
+_PIPELINE = ["deploy", "deploy", "promote", "promote", "promote", "beat", "decommission"]
+pipelines = _ops(4, _PIPELINE, min_size=6)
+
+
 # Per digest: the build finish its attestations state (hours after the history's start),
 # or None for an attestation without one (its time is when it was pushed: now).
 built_hours = st.lists(
@@ -120,7 +136,7 @@ class App:
 class World:
     api: ApiHarness
     start: dt.datetime = field(
-        default_factory=lambda: (dt.datetime.now(dt.UTC) - dt.timedelta(days=14)).replace(
+        default_factory=lambda: (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).replace(
             microsecond=0
         )
     )
@@ -165,7 +181,7 @@ class World:
             del self.active[slot]
             self.history.append((at, slot, None))
             return
-        d = DIGESTS[op.digest]
+        d = DIGESTS[op.digest] if op.action == "deploy" else self._promoted(slot, op.digest)
         r = self._report(slot, d, "deployed", at)
         if current is not None and current.digest == d:
             assert r.status == 200 and r.json()["action"] == "heartbeat", r.body
@@ -179,6 +195,12 @@ class World:
         self.records.append(rec)
         self.active[slot] = rec
         self.history.append((at, slot, rec.id))
+
+    def _promoted(self, slot: Slot, back: int) -> str:
+        env, _, name, kind = slot
+        source = (env, "staging", name, kind)
+        ran = list(dict.fromkeys(r.digest for r in reversed(self.slot_history(source))))
+        return ran[back % len(ran)] if ran else DIGESTS[back]
 
     def _report(self, slot: Slot, d: str, status: str, at: dt.datetime) -> Any:
         env, lenv, name, kind = slot
