@@ -17,7 +17,7 @@ from alembic.config import Config
 
 from deploytrace.attestations import parse
 from deploytrace.attestations.times import built_at, parse_time
-from deploytrace.storage import insight, migrate
+from deploytrace.storage import migrate
 from deploytrace.storage.base import UTCDateTime
 from deploytrace.storage.db import Database
 from tests.support.api import ApiHarness
@@ -121,10 +121,13 @@ def test_a_push_stores_the_build_finish(api: ApiHarness) -> None:
     with api.db.read() as conn:
         rows = conn.execute(sa.text("SELECT built_at FROM attestations ORDER BY seq")).all()
     assert [r[0] is not None for r in rows] == [True, True, False]
-    with api.db.read() as conn:
-        (org_id,) = conn.execute(sa.text("SELECT id FROM organizations")).one()
-        found = insight.first_attested(conn, uuid.UUID(str(org_id)), [d, digest("other")])
-    assert found == {d: dt.datetime(2026, 1, 1, 10, tzinfo=UTC)}
+    api.env("k8s-east")
+    at = dt.datetime(2026, 1, 2, 10, tzinfo=UTC)
+    r = api.record(digest=d, observed_at=at.isoformat())
+    assert r.status == 201, r.body
+    since = {"since": "2026-01-01T00:00:00Z", "until": "2026-01-03T00:00:00Z"}
+    found = api.get("/v1/metrics/dora", params={"logical_environment": "production", **since})
+    assert found.json()["lead_time_seconds"] == {"p50": 86400.0, "p90": 86400.0}
 
 
 # Migration 0006's backfill --------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from deploytrace.api.insight import DiffList
 from deploytrace.storage.db import Database
 from tests.insight.model import (
     DIGESTS,
@@ -162,7 +163,10 @@ def test_a_worked_example(api: ApiHarness) -> None:
     gone = record(api, "production", v[5], at(17), deployment_name="gone")
     record(api, "production", v[5], at(18), deployment_name="gone", status="decommissioned")
     record(api, "staging", v[5], at(19), deployment_name="gone")
-    rows = api.get("/v1/diff", params={"from": "staging", "to": "production"}).json()["items"]
+    body = api.get("/v1/diff", params={"from": "staging", "to": "production"}).json()
+    # Exactly what the documented response model writes.
+    assert DiffList.model_validate(body).model_dump(mode="json", by_alias=True) == body
+    rows = body["items"]
     summary = [
         (r["deployment_name"], r["state"], r["behind"], ts(r["since"]) if r["since"] else None)
         for r in rows

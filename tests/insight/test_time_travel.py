@@ -159,3 +159,24 @@ def test_cli_at(cli: CliRunner, tmp_path: Any) -> None:
     assert r.code == 7 and r.err.startswith("error: ")
     r = cli("deployment", "list", "--at", "2026-11-01T10:00:00")
     assert r.code == 7
+
+
+@pytest.mark.parametrize("page", [1, 2, 50])
+def test_what_ran_long_ago_behind_many_newer_changes(api: ApiHarness, page: int) -> None:
+    """A record alive at T that ended after T, behind more newer records than a page reads
+    at first: it must still be found (the `ended_at` side of the search)."""
+    api.env("k8s-east")
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    long_lived = api.record(digest=digest("long"), deployment_name="long", observed_at=z(t0))
+    ids = []
+    for i in range(30):  # churn in another slot, all ended before T but the last
+        at = t0 + dt.timedelta(minutes=i + 1)
+        ids.append(
+            api.record(digest=digest(f"busy-{i}"), deployment_name="busy", observed_at=z(at))
+        )
+    at = t0 + dt.timedelta(hours=1)
+    api.record(
+        digest=digest("new"), deployment_name="long", observed_at=z(t0 + dt.timedelta(hours=2))
+    )
+    expected = [ids[-1].json()["id"], long_lived.json()["id"]]
+    assert list(listed(api, {"at": z(at)}, page)) == expected

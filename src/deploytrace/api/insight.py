@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from deploytrace.api.deps import DB, CurrentCaller
@@ -33,19 +34,17 @@ class DiffRow(BaseModel):
     since: dt.datetime | None
 
     @classmethod
-    def of(cls, row: diff_service.DiffRow) -> DiffRow:
-        return cls.model_validate(
-            {
-                "environment": row.environment,
-                "deployment_name": row.deployment_name,
-                "kind": row.kind.value,
-                "from": DeploymentRecord.fields_of(row.from_) if row.from_ else None,
-                "to": DeploymentRecord.fields_of(row.to) if row.to else None,
-                "state": row.state.value,
-                "behind": row.behind,
-                "since": row.since,
-            }
-        )
+    def fields_of(cls, row: diff_service.DiffRow) -> dict[str, object]:
+        return {
+            "environment": row.environment,
+            "deployment_name": row.deployment_name,
+            "kind": row.kind.value,
+            "from": DeploymentRecord.fields_of(row.from_) if row.from_ else None,
+            "to": DeploymentRecord.fields_of(row.to) if row.to else None,
+            "state": row.state.value,
+            "behind": row.behind,
+            "since": row.since,
+        }
 
 
 class DiffList(BaseModel):
@@ -53,7 +52,14 @@ class DiffList(BaseModel):
     next_cursor: None = None  # the whole diff is one page
 
 
-@router.get("/diff", responses=_errors)
+def _time(value: object) -> str:
+    """A time as the response models write it: RFC 3339, UTC, `Z`."""
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@router.get("/diff", responses=_errors, response_model=DiffList)
 def diff(
     db: DB,
     caller: CurrentCaller,
@@ -69,7 +75,7 @@ def diff(
     logical_environment: Annotated[
         str | None, Query(max_length=253, description="With from_env/to_env")
     ] = None,
-) -> DiffList:
+) -> Response:
     """Compare two logical environments within each environment (`from`, `to`,
     `environment`), or two environments within one logical environment (`from_env`,
     `to_env`, `logical_environment`). The whole diff in one page, most behind first."""
@@ -85,7 +91,12 @@ def diff(
             logical_environment=logical_environment,
         ),
     )
-    return DiffList(items=[DiffRow.of(row) for row in rows])
+    # Written directly: a diff is up to two whole records per row, and validating
+    # what the service built against the models again would triple its cost.
+    body = {"items": [DiffRow.fields_of(row) for row in rows], "next_cursor": None}
+    return Response(
+        json.dumps(body, default=_time, separators=(",", ":")), media_type="application/json"
+    )
 
 
 class Percentiles(BaseModel):

@@ -15,21 +15,25 @@ def metrics() -> None:
     pass
 
 
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
 def span(seconds: float | None) -> str:
-    """A duration for people: its two largest units (`1d4h`, `2h13m`, `45s`)."""
+    """A duration for people: its largest unit and the one below (`1d4h`, `2h13m`, `45s`)."""
     if seconds is None:
         return "-"
     if seconds < 1:
         return f"{seconds:.2f}s"
     rest = round(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for i, (unit, size) in enumerate(_UNITS):
         if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-        if len(parts) == 2:
-            break
-    return "".join(parts)
+            text = f"{rest // size}{unit}"
+            if i + 1 < len(_UNITS):
+                below, below_size = _UNITS[i + 1]
+                part = rest % size // below_size
+                text += f"{part}{below}" if part else ""
+            return text
+    return "0s"
 
 
 def _percentiles(figures: dict[str, Any]) -> str:

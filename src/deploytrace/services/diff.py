@@ -28,7 +28,7 @@ from deploytrace.storage import environments as env_store
 from deploytrace.storage import insight as store
 from deploytrace.storage.base import utcnow
 from deploytrace.storage.db import Database
-from deploytrace.vocabulary import Kind, Status
+from deploytrace.vocabulary import Kind
 
 
 class DiffState(enum.StrEnum):
@@ -83,6 +83,7 @@ def diff(db: Database, actor: Actor, query: DiffQuery) -> list[DiffRow]:
     actor.require(Action.READ)
     now = utcnow()
     with db.read() as conn:
+        store.tune(conn)
         source, target = _sides(conn, actor, query)
         states = store.slot_states(conn, actor.org_id, [source, target])
         behind = store.behind(conn, actor.org_id, source, target)
@@ -111,11 +112,10 @@ def _row(
     now: dt.datetime,
     per_environment: bool,
 ) -> DiffRow | None:
-    running = [
-        s.latest if s is not None and s.latest.status == Status.DEPLOYED else None
+    from_, to = (
+        Record.of(s.active, now) if s is not None and s.active is not None else None
         for s in (source, target)
-    ]
-    from_, to = (Record.of(r, now) if r is not None else None for r in running)
+    )
     if from_ is None and to is None:
         return None
     count: int | None = None
@@ -127,10 +127,7 @@ def _row(
             state, count = DiffState.DIFFERENT, behind.get(source.slot_id)
     else:
         state = DiffState.ONLY_TO if from_ is None else DiffState.ONLY_FROM
-    since = None
-    if target is not None:
-        latest = target.latest
-        since = latest.ended_at if latest.ended_at is not None else latest.created_at
+    since = target.changed_at if target is not None else None
     shown = from_ or to
     assert shown is not None
     return DiffRow(

@@ -96,9 +96,9 @@ def dora(db: Database, actor: Actor, query: DoraQuery) -> Dora:
         else None
     )
     with db.read() as conn:
+        store.tune(conn)
         facts = _facts(conn, actor, lenv, env, name, start, end)
-        first = store.first_attested(conn, actor.org_id, [f.digest for f in facts])
-    return compute(facts, first, start, end, failure_window)
+    return compute(facts, start, end, failure_window)
 
 
 def _facts(
@@ -127,17 +127,17 @@ def _facts(
 
 def compute(
     facts: Sequence[store.DeploymentFacts],
-    first_attested: dict[str, dt.datetime],
     start: dt.datetime,
     end: dt.datetime,
     failure_window: dt.timedelta,
 ) -> Dora:
-    """The figures from the window's deployments and their digests' first attestation."""
+    """The figures from the window's deployments (each with its digest's first attestation
+    time and its slot's next change)."""
     lead_times = []
     restores = []
     failed = 0
     for fact in facts:
-        attested = first_attested.get(fact.digest)
+        attested = fact.first_attested_at
         if attested is not None:
             lead = (fact.created_at - attested).total_seconds()
             if lead >= 0:

@@ -26,22 +26,25 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    case,
     distinct,
     exists,
+    false,
     func,
     literal_column,
     or_,
     select,
+    true,
+    type_coerce,
 )
 
 from deploytrace.storage.base import UTCDateTime
 from deploytrace.storage.deployments import (
     RecordRow,
-    _record,
-    _view,
     deployment_records,
     deployment_slots,
 )
+from deploytrace.storage.environments import environments, logical_environments
 from deploytrace.storage.evidence import ATTESTING_ROLES, artifact_refs, attestations
 
 r = deployment_records
@@ -91,14 +94,15 @@ class Side:
 
 @dataclass(frozen=True)
 class SlotState:
-    """A slot of a diff side and its newest record (the deployed one, if any)."""
+    """A slot of a diff side: its deployed record, and when it last changed."""
 
     slot_id: int
     environment_id: uuid.UUID
     logical_environment_id: uuid.UUID
     deployment_name: str
     kind: str
-    latest: RecordRow
+    active: RecordRow | None
+    changed_at: dt.datetime  # its latest record's creation or end, heartbeats aside
 
 
 def _side_filter(slot: Any, side: Side) -> list[ColumnElement[bool]]:
@@ -108,41 +112,86 @@ def _side_filter(slot: Any, side: Side) -> list[ColumnElement[bool]]:
     return where
 
 
+def tune(conn: Connection) -> None:
+    """Before these queries, on PostgreSQL: no JIT compilation in this transaction.
+
+    Their correlated subplans make large cost estimates, which buy a JIT compile of
+    100 ms and more for what is a few thousand index probes of microseconds each.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+
+
+_OWN = [
+    f
+    for f in RecordRow.__dataclass_fields__
+    if f not in ("environment", "logical_environment", "stale_after_seconds")
+]
+
+
 def slot_states(conn: Connection, org_id: uuid.UUID, sides: list[Side]) -> list[SlotState]:
-    """Every slot of the sides that has a record, with its newest record."""
-    latest = (
-        select(r.c.seq)
+    """Every slot of the sides, in one statement: its deployed record (a probe of the
+    partial unique index per slot) or, when it runs nothing, when its latest record ended.
+    """
+    if conn.dialect.name == "postgresql":
+        # LATERAL with a LIMIT (which keeps it from being flattened into a plain join):
+        # a probe per slot, whatever the planner thinks of hashing every deployed
+        # record of the org instead. A slot has one deployed record at most anyway.
+        active: Any = select(r).where(_active_of(r, s_)).limit(1).lateral("active")
+        joined = s_.outerjoin(active, true())
+    else:
+        active = r
+        joined = s_.outerjoin(r, _active_of(r, s_))
+    latest_end = (
+        select(r.c.ended_at)
         .where(r.c.slot_id == s_.c.id)
         .order_by(r.c.created_at.desc(), r.c.seq.desc())
         .limit(1)
         .correlate(s_)
         .scalar_subquery()
     )
-    slots = select(
-        s_.c.id,
-        s_.c.environment_id,
-        s_.c.logical_environment_id,
-        s_.c.deployment_name,
-        s_.c.kind,
-        latest.label("latest_seq"),
-    ).where(s_.c.org_id == org_id, or_(*(and_(*_side_filter(s_, side)) for side in sides)))
-    found = [row for row in conn.execute(slots) if row.latest_seq is not None]
-    records: dict[int, RecordRow] = {}
-    for chunk in _chunks([row.latest_seq for row in found]):
-        for row in conn.execute(_view().where(r.c.seq.in_(chunk))):
-            record = _record(row)
-            records[record.seq] = record
-    return [
-        SlotState(
-            slot_id=int(row.id),
-            environment_id=row.environment_id,
-            logical_environment_id=row.logical_environment_id,
-            deployment_name=row.deployment_name,
-            kind=row.kind,
-            latest=records[row.latest_seq],
+    query = (
+        select(
+            s_.c.id.label("slot_"),
+            s_.c.environment_id.label("environment_id_"),
+            s_.c.logical_environment_id.label("logical_environment_id_"),
+            s_.c.deployment_name.label("deployment_name_"),
+            s_.c.kind.label("kind_"),
+            case((active.c.seq.is_(None), latest_end), else_=active.c.created_at).label(
+                "changed_at_"
+            ),
+            *(active.c[name] for name in _OWN),
+            environments.c.name.label("environment"),
+            logical_environments.c.name.label("logical_environment"),
+            environments.c.stale_after_seconds,
         )
-        for row in found
-    ]
+        .select_from(
+            joined.join(environments, environments.c.id == s_.c.environment_id).join(
+                logical_environments, logical_environments.c.id == s_.c.logical_environment_id
+            )
+        )
+        .where(s_.c.org_id == org_id, or_(*(and_(*_side_filter(s_, side)) for side in sides)))
+    )
+    found = []
+    for row in conn.execute(query):
+        fields = row._mapping
+        record = None
+        if fields["seq"] is not None:
+            record = RecordRow(**{k: fields[k] for k in RecordRow.__dataclass_fields__})
+        if fields["changed_at_"] is None:
+            continue  # never: a slot is created with its first record
+        found.append(
+            SlotState(
+                slot_id=int(fields["slot_"]),
+                environment_id=fields["environment_id_"],
+                logical_environment_id=fields["logical_environment_id_"],
+                deployment_name=fields["deployment_name_"],
+                kind=fields["kind_"],
+                active=record,
+                changed_at=_time(fields["changed_at_"]),
+            )
+        )
+    return found
 
 
 def behind(conn: Connection, org_id: uuid.UUID, source: Side, target: Side) -> dict[int, int]:
@@ -191,7 +240,15 @@ def behind(conn: Connection, org_id: uuid.UUID, source: Side, target: Side) -> d
     )
     count = (
         select(func.count(distinct(later.c.artifact_digest)))
-        .where(later.c.slot_id == pairs.c.slot_id, _after(later, pairs.c.last_at, pairs.c.last_seq))
+        .where(
+            later.c.slot_id == pairs.c.slot_id,
+            _after(later, pairs.c.last_at, pairs.c.last_seq),
+            # A column no index holds: without it PostgreSQL prefers an index-only scan
+            # of the digest index, which cannot bound `created_at` and so reads the
+            # slot's whole history; the `(slot_id, created_at, seq)` range reads only
+            # what came after.
+            later.c.heartbeats >= 0,
+        )
         .scalar_subquery()
     )
     query = select(pairs.c.slot_id, count.label("behind")).where(pairs.c.last_seq.is_not(None))
@@ -205,14 +262,13 @@ def behind(conn: Connection, org_id: uuid.UUID, source: Side, target: Side) -> d
 class DeploymentFacts:
     """One deployment (a record created in the window) and what its slot did next."""
 
-    seq: int
-    slot_id: int
     digest: str
     created_at: dt.datetime
     ended_at: dt.datetime | None
     ended_reason: str | None
     next_created_at: dt.datetime | None  # the slot's next record, if any
     next_is_rollback: bool  # that record deploys a digest the slot ran before it
+    first_attested_at: dt.datetime | None  # its digest's earliest attestation time
 
 
 @dataclass(frozen=True)
@@ -225,11 +281,19 @@ class Window:
     deployment_name: str | None = None
 
 
+_SUPERSEDED: ColumnElement[str] = literal_column("'superseded'")
+_DECOMMISSIONED: ColumnElement[str] = literal_column("'decommissioned'")
+
+
 def deployments(conn: Connection, window: Window) -> list[DeploymentFacts]:
-    """The records created in [start, end) in the window's scope, oldest first, each
-    with its slot's next record: one range of a `(…, created_at, seq)` index and two
-    index probes per deployment."""
-    nxt, before = r.alias("nxt"), r.alias("before")
+    """The records created in [start, end) in the window's scope, oldest first, each with
+    its slot's next record, in one statement: a range of a `(…, created_at, seq)` index
+    and, per deployment, a probe or two by unique key or slot.
+
+    A superseded record's next record is its successor (`superseded_by`), created when it
+    ended; a decommissioned one's is the slot's next record, if any, found by time.
+    """
+    nxt, successor, before = r.alias("nxt"), r.alias("successor"), r.alias("before")
     where: list[ColumnElement[bool]] = [
         r.c.org_id == window.org_id,
         r.c.logical_environment_id.in_(window.logical_environment_ids),
@@ -240,76 +304,68 @@ def deployments(conn: Connection, window: Window) -> list[DeploymentFacts]:
         where.append(r.c.environment_id.in_(window.environment_ids))
     if window.deployment_name is not None:
         where.append(r.c.deployment_name == window.deployment_name)
-    next_seq = (
-        select(nxt.c.seq)
+    after_decommission = (
+        select(nxt.c.created_at)
         .where(nxt.c.slot_id == r.c.slot_id, _after(nxt, r.c.created_at, r.c.seq))
         .order_by(nxt.c.created_at, nxt.c.seq)
         .limit(1)
         .scalar_subquery()
     )
-    found = (
+    successor_digest = (
+        select(successor.c.artifact_digest)
+        .where(successor.c.id == r.c.superseded_by)
+        .correlate(r)  # two levels down: auto-correlation only looks one level up
+        .scalar_subquery()
+    )
+    # The successor deploys a digest the slot ran before it: at or before this record.
+    rollback = exists().where(
+        before.c.slot_id == r.c.slot_id,
+        before.c.artifact_digest == successor_digest,
+        before.c.created_at <= r.c.created_at,
+        or_(before.c.created_at < r.c.created_at, before.c.seq <= r.c.seq),
+    )
+    ar, a = artifact_refs, attestations
+    # Per deployment: the digest's attestations by the (org_id, digest, ...) index, each
+    # by primary key. Few per digest (one per build, plus SBOMs and scans).
+    first_attested = (
+        select(func.min(func.coalesce(a.c.built_at, a.c.created_at)))
+        .select_from(ar.join(a, a.c.seq == ar.c.attestation_seq))
+        .where(
+            ar.c.org_id == r.c.org_id,
+            ar.c.digest == r.c.artifact_digest,
+            ar.c.role.in_(ATTESTING_ROLES),
+        )
+        .correlate(r)
+        .scalar_subquery()
+    )
+    query = (
         select(
-            r.c.seq,
-            r.c.slot_id,
             r.c.artifact_digest,
             r.c.created_at,
             r.c.ended_at,
             r.c.ended_reason,
-            next_seq.label("next_seq"),
+            case(
+                (r.c.ended_reason == _SUPERSEDED, r.c.ended_at),
+                (r.c.ended_reason == _DECOMMISSIONED, after_decommission),
+            ).label("next_created_at"),
+            case((r.c.ended_reason == _SUPERSEDED, rollback), else_=false()).label("rollback"),
+            type_coerce(first_attested, UTCDateTime).label("first_attested"),
         )
         .where(*where)
-        .subquery("found")
-    )
-    ran_before = exists().where(
-        before.c.slot_id == found.c.slot_id,
-        before.c.artifact_digest == nxt.c.artifact_digest,
-        before.c.created_at <= nxt.c.created_at,
-        or_(before.c.created_at < nxt.c.created_at, before.c.seq < nxt.c.seq),
-    )
-    query = (
-        select(found, nxt.c.created_at.label("next_created_at"), ran_before.label("rollback"))
-        .select_from(found.outerjoin(nxt, nxt.c.seq == found.c.next_seq))
-        .order_by(found.c.created_at, found.c.seq)
+        .order_by(r.c.created_at, r.c.seq)
     )
     return [
         DeploymentFacts(
-            seq=int(row.seq),
-            slot_id=int(row.slot_id),
-            digest=row.artifact_digest,
-            created_at=_time(row.created_at),
-            ended_at=_time(row.ended_at) if row.ended_at is not None else None,
-            ended_reason=row.ended_reason,
-            next_created_at=(
-                _time(row.next_created_at) if row.next_created_at is not None else None
-            ),
-            next_is_rollback=bool(row.rollback) and row.next_seq is not None,
+            digest=digest,
+            created_at=created,
+            ended_at=ended,
+            ended_reason=reason,
+            next_created_at=_time(following) if following is not None else None,
+            next_is_rollback=bool(back),
+            first_attested_at=_time(first) if first is not None else None,
         )
-        for row in conn.execute(query)
+        for digest, created, ended, reason, following, back, first in conn.execute(query)
     ]
-
-
-def first_attested(
-    conn: Connection, org_id: uuid.UUID, digests: Sequence[str]
-) -> dict[str, dt.datetime]:
-    """Each digest's earliest attestation time: the build finish an attestation states,
-    else when it was pushed; digests no attestation names are absent."""
-    ar, a = artifact_refs, attestations
-    earliest = func.min(func.coalesce(a.c.built_at, a.c.created_at), type_=UTCDateTime)
-    found: dict[str, dt.datetime] = {}
-    for chunk in _chunks(sorted(set(digests))):
-        query = (
-            select(ar.c.digest, earliest.label("at"))
-            .select_from(ar.join(a, a.c.seq == ar.c.attestation_seq))
-            .where(
-                ar.c.org_id == org_id,
-                ar.c.digest.in_(chunk),
-                ar.c.role.in_(ATTESTING_ROLES),
-            )
-            .group_by(ar.c.digest)
-        )
-        for row in conn.execute(query):
-            found[row.digest] = _time(row.at)
-    return found
 
 
 def _time(value: Any) -> dt.datetime:
