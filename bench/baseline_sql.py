@@ -124,7 +124,7 @@ WHERE deployment_records.org_id = %(org)s::UUID
   AND deployment_records.status = %(status_1)s::VARCHAR
 """)
 
-# storage.evidence._IS_ATTESTED
+# storage.artifacts (is_attested)
 IS_ATTESTED = _sql("""
 SELECT EXISTS (SELECT * FROM artifact_refs
   WHERE artifact_refs.org_id = %(org)s::UUID AND artifact_refs.digest = %(digest)s::VARCHAR

@@ -157,19 +157,19 @@ def stages(files: list[tuple[Path, bytes]], rounds: int) -> dict[str, float]:
 
 
 def profile_round(inproc: InProcess, files: list[tuple[Path, bytes]]) -> tuple[str, float]:
-    """cProfile one round of `services.evidence.push` calls (the API runs them in a worker
+    """cProfile one round of `services.attestations.push` calls (the API runs them in a worker
     thread, which cProfile would not see); returns the report and the round's seconds."""
-    from deploytrace.services import evidence, tenancy
+    from deploytrace.services import attestations, tenancy
 
     inproc.round += 1
     _org, token = tenancy.bootstrap(inproc.db, f"ingest-{inproc.round}")
     actor = tenancy.authenticate(inproc.db, f"Bearer {token}")
-    evidence.push(inproc.db, actor, files[0][1])  # warm the trust store cache
+    attestations.push(inproc.db, actor, files[0][1])  # warm the trust store cache
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     profiler.enable()
     for _, data in files[1:]:
-        evidence.push(inproc.db, actor, data)
+        attestations.push(inproc.db, actor, data)
     profiler.disable()
     seconds = time.perf_counter() - t0
     profiler.dump_stats(str(out_dir("profiles") / "ingest.prof"))
@@ -240,9 +240,9 @@ def main() -> None:
             f"{split['verify'] * 1000:.0f} ms ({100 * split['verify'] / inproc_s:.0f}%), the rest "
             f"(API, transactions, storage) {other * 1000:.0f} ms ({100 * other / inproc_s:.0f}%). "
             f"Slowest verifications: {slowest}.\n",
-            f"`services.evidence.push` called directly (no API) under cProfile: "
+            f"`services.attestations.push` called directly (no API) under cProfile: "
             f"{1000 * service_s / (len(files) - 1):.1f} ms per file.\n",
-            "<details><summary>cProfile of one round of services.evidence.push</summary>\n",
+            "<details><summary>cProfile of one round of services.attestations.push</summary>\n",
             f"```\n{prof}\n```\n</details>",
         ]
     )

@@ -241,7 +241,7 @@ def _load_hot(
 def _copy_owners(
     conn: psycopg.Connection[Any], org_id: uuid.UUID, names: set[tuple[str, str, str, str]]
 ) -> None:
-    """What `services.evidence.push` adds to artifact_owners (storage.evidence.add_owners):
+    """What `services.attestations.push` adds to artifact_owners (storage.artifacts.add_owners):
     each subject and material digest with the workflow, project and version the
     attestation is filed under. Skipped for a schema older than migration 0004."""
     if conn.execute("SELECT to_regclass('artifact_owners')").fetchone() == (None,):

@@ -47,6 +47,12 @@ class Ambiguous(InvalidInput):
     code = "ambiguous"
 
 
+class NotAttested(NotFound):
+    """No attestation of the organization attests the artifact (still not found: 404, exit 3)."""
+
+    code = "not_attested"
+
+
 class Conflict(DeploytraceError):
     """The request contradicts the current state."""
 
@@ -77,6 +83,16 @@ class Unavailable(DeploytraceError):
     code = "unavailable"
 
 
+class PolicyViolation(DeploytraceError):
+    """An enforced policy refused the change (SPEC §9); the message names each violation."""
+
+    code = "policy_violation"
+
+    def __init__(self, message: str, violations: object = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
 BY_CODE: dict[str, type[DeploytraceError]] = {
     cls.code: cls
     for cls in (
@@ -85,11 +101,13 @@ BY_CODE: dict[str, type[DeploytraceError]] = {
         PayloadTooLarge,
         Ambiguous,
         NotFound,
+        NotAttested,
         Conflict,
         StaleReport,
         Unauthenticated,
         Forbidden,
         Unavailable,
+        PolicyViolation,
     )
 }
 

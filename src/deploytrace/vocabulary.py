@@ -50,3 +50,18 @@ class VerificationStatus(enum.StrEnum):
     VERIFIED = "verified"
     UNVERIFIED = "unverified"
     INVALID = "invalid"
+
+
+class ArtifactRole(enum.StrEnum):
+    """How an attestation names an artifact (only subjects and typed materials attest it)."""
+
+    SUBJECT = "subject"
+    MATERIAL = "material"  # a Chainloop material, typed or not
+    INPUT = "input"  # a build input (SLSA materials / resolvedDependencies)
+
+
+class TrustKind(enum.StrEnum):
+    """What an organization trusts for signatures."""
+
+    KEY = "key"  # a public key, for DSSE signatures
+    ROOT = "root"  # a Sigstore trusted root, for certificate-signed bundles

@@ -11,7 +11,7 @@ def test_environment_crud(api: ApiHarness) -> None:
     assert created.status == 201
     env = created.json()
     assert env["name"] == "k8s-east" and env["description"] == "US-East"
-    assert api.get("/v1/environments/k8s-east").json() == env
+    assert api.get("/v1/environments/k8s-east").json() == {**env, "snapshots": [], "unattested": []}
     updated = api.patch("/v1/environments/k8s-east", {"description": "Kubernetes US-East"})
     assert updated.status == 200
     assert updated.json()["description"] == "Kubernetes US-East"

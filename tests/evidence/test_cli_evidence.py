@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from tests.support.api import ApiHarness
 from tests.support.cli import CliRunner
 from tests.support.statements import CORPUS
 
@@ -186,3 +187,39 @@ def test_trust_commands(cli: CliRunner) -> None:
     assert staged[0]["verification"]["status"] == "verified"
     assert cli("trust", "remove", "staging").code == 0
     assert cli("trust", "remove", "staging").code == 3
+
+
+def test_arguments_with_a_slash_get_a_clear_error(cli: CliRunner) -> None:
+    for args, code, words in [
+        (("attestation", "describe", "a/b"), 3, "attestation 'a/b' not found"),
+        (("attestation", "describe", "a/b", "--content"), 3, "attestation 'a/b' not found"),
+        (("attestation", "verify", "sha256:x/y"), 3, "attestation 'sha256:x/y' not found"),
+        (("trust", "remove", "a/b"), 3, "trust material 'a/b' not found"),
+    ]:
+        r = cli(*args)
+        assert r.code == code, (args, r.err)
+        assert r.err.startswith("error: ") and words in r.err, (args, r.err)
+
+
+def test_the_api_answers_a_slash_in_a_digest_itself(api: ApiHarness) -> None:
+    r = api.get("/v1/artifacts/sha256%3Aab%2Fcd")
+    assert r.status == 422
+    assert "invalid digest 'sha256:ab/cd'" in r.json()["error"]["message"]
+    r = api.get("/v1/attestations/a%2Fb/content")
+    assert (r.status, r.error_code) == (404, "not_found")
+    assert "attestation 'a/b' not found" in r.json()["error"]["message"]
+
+
+def test_artifact_describe_tells_a_reference_from_a_digest() -> None:
+    from deploytrace.cli.artifacts import is_reference
+
+    for digest in (CAS_IMAGE, CAS_IMAGE.upper(), "sha256:abc", "gce_image_id:123", "gitCommit:x"):
+        assert not is_reference(digest), digest
+    for ref in ("ghcr.io/acme/api:1.2", "nginx", "nginx@" + CAS_IMAGE, "localhost:5000/a"):
+        assert is_reference(ref), ref
+
+
+def test_artifact_describe_hints_at_a_short_reference(cli: CliRunner) -> None:
+    r = cli("artifact", "describe", "nginx:1.25")
+    assert r.code == 3
+    assert "docker.io/library/nginx:1.25" in r.err

@@ -9,6 +9,7 @@ from deploytrace.api.runtime import Runtime
 from deploytrace.services import tenancy
 from deploytrace.settings import Settings
 from tests.support.api import ApiHarness
+from tests.support.cli import RECORD, CliRunner
 from tests.support.digests import digest
 from tests.support.statements import corpus, statement
 
@@ -89,3 +90,31 @@ def test_heartbeat_and_decommission_need_no_new_evidence(gated: ApiHarness) -> N
     assert gated.record(digest=d).status == 201
     assert gated.record(digest=d).json()["action"] == "heartbeat"
     assert gated.record(digest=d, status="decommissioned").json()["action"] == "decommissioned"
+
+
+def test_no_evidence_and_unknown_environment_have_their_own_codes(gated: ApiHarness) -> None:
+    unattested = gated.record(digest=digest("nobody attested me"))
+    assert (unattested.status, unattested.error_code) == (404, "not_attested")
+    d = digest("attested")
+    gated.push(statement(d))
+    no_env = gated.record(digest=d, environment="k8s-nowhere")
+    assert (no_env.status, no_env.error_code) == (404, "not_found")
+
+
+def test_the_cli_rebuilds_not_attested_and_exits_3(cli: CliRunner) -> None:
+    from deploytrace import errors
+
+    assert isinstance(errors.from_code("not_attested", "m"), errors.NotAttested)
+    assert cli("environment", "create", "--name", "k8s-east").code == 0
+    r = cli(*RECORD, "--kind", "CONTAINER_IMAGE", "--digest", digest("unattested"))
+    assert r.code == 3
+    assert r.err.startswith("error: artifact sha256:") and "not attested" in r.err
+
+
+def test_a_digest_record_takes_its_name_from_the_attestation(gated: ApiHarness) -> None:
+    d = digest("named by its subject")
+    gated.push(statement(d, name="ghcr.io/acme/payments"))
+    rec = gated.record(digest=d).json()
+    assert rec["artifact"]["name"] == "ghcr.io/acme/payments"
+    given = gated.record(digest=d, deployment_name="other", artifact_name="mine").json()
+    assert given["artifact"]["name"] == "mine"  # a name given wins

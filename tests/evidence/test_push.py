@@ -131,6 +131,7 @@ def test_attestation_json_shape(api: ApiHarness) -> None:
         "format",
         "predicate_type",
         "subjects",
+        "subjects_count",
         "workflow",
         "project",
         "project_version",
@@ -143,7 +144,13 @@ def test_attestation_json_shape(api: ApiHarness) -> None:
     assert item["project"] == "chainloop"
     assert item["project_version"] == "v1.59.0+next"
     assert item["subjects"][0]["digest"].startswith("sha256:")
-    assert set(item["verification"]) == {"status", "method", "identity", "reason"}
+    assert set(item["verification"]) == {
+        "status",
+        "method",
+        "identity",
+        "key_fingerprint",
+        "reason",
+    }
     assert item["created_at"].endswith("Z")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -108,7 +109,13 @@ def test_dsse_verifies_against_a_trusted_key(
 ) -> None:
     _add_key(api, "cl", key)
     v = _verification(api, path)
-    assert v == {"status": "verified", "method": "public-key", "identity": identity, "reason": None}
+    assert v == {
+        "status": "verified",
+        "method": "public-key",
+        "identity": identity,
+        "key_fingerprint": "sha256:" + hashlib.sha256(corpus(key)).hexdigest(),
+        "reason": None,
+    }
 
 
 def _tamper_payload(data: bytes) -> bytes:
@@ -176,8 +183,24 @@ def test_trust_management(api: ApiHarness) -> None:
     assert api.delete("/v1/trust/public-good").status == 409
 
 
-def test_the_builtin_root_name_is_the_library_s() -> None:
+def test_the_service_constants_are_the_library_s() -> None:
     from deploytrace.attestations import PUBLIC_GOOD
-    from deploytrace.services import evidence
+    from deploytrace.attestations.verify import KEY_METHOD
+    from deploytrace.services import trust
 
-    assert evidence.PUBLIC_GOOD == PUBLIC_GOOD
+    assert trust.PUBLIC_GOOD == PUBLIC_GOOD
+    assert trust.KEY_METHOD == KEY_METHOD
+
+
+def test_a_certificate_key_of_unknown_type_is_invalid_not_an_error(api: ApiHarness) -> None:
+    """Found by the fuzzer: an unknown key algorithm made verification raise (HTTP 500)."""
+    path = "sigstore-conformance/happy-path-intoto-in-dsse-v3.bundle.sigstore.json"
+    bundle = json.loads(corpus(path))
+    der = base64.b64decode(bundle["verificationMaterial"]["certificate"]["rawBytes"])
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
+    assert der.count(ec_public_key) == 1
+    unknown = der.replace(ec_public_key, bytes.fromhex("06072a8648ce3d0209"))
+    bundle["verificationMaterial"]["certificate"]["rawBytes"] = base64.b64encode(unknown).decode()
+    r = api.push(json.dumps(bundle).encode())
+    assert r.status == 422, r.body
+    assert "no supported type" in r.json()["error"]["message"]

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from deploytrace.attestations import parse
 from deploytrace.attestations.times import built_at, parse_time
@@ -144,9 +145,23 @@ def empty_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> I
     pg.drop_database(name)
 
 
-def _upgrade(db: Database, revision: str) -> None:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
+    return config
+
+
+def _before_insight() -> str:
+    """The revision the insight migration follows (whatever number it was given)."""
+    for script in ScriptDirectory.from_config(_config()).walk_revisions():
+        if script.path.endswith("_insight.py"):
+            assert isinstance(script.down_revision, str)
+            return script.down_revision
+    raise AssertionError("no *_insight.py migration")
+
+
+def _upgrade(db: Database, revision: str) -> None:
+    config = _config()
     with db.engine.connect() as conn:
         conn.info["write"] = True
         with conn.begin():
@@ -169,7 +184,7 @@ _OLD_COLUMNS: dict[str, Any] = {
 
 def test_migration_reads_the_build_finish_of_stored_attestations(empty_url: str) -> None:
     db = Database(empty_url)
-    _upgrade(db, "0005")
+    _upgrade(db, _before_insight())
     org = uuid.uuid4()
     now = dt.datetime(2026, 11, 1, tzinfo=UTC)
     stored = {
@@ -177,7 +192,7 @@ def test_migration_reads_the_build_finish_of_stored_attestations(empty_url: str)
         # Bytes a laxer parser once accepted: left as they are (lead time from the push).
         "broken": (b'{"predicateType": "https://slsa.dev/provenance/v1", "oops"', None),
     }
-    # The tables as migration 0005 left them (no built_at yet).
+    # The tables as the migrations before this one left them (no built_at yet).
     orgs = sa.table(
         "organizations",
         sa.column("id", sa.Uuid),

@@ -231,3 +231,26 @@ def test_a_big_snapshot(space: ApiHarness) -> None:
     out = sync(space, *workloads)
     assert len(out["created"]) == 12 and len(out["superseded"]) == 12
     assert len(out["decommissioned"]) == 12 and out["heartbeats"] == 1200 - 24
+
+
+def test_workloads_the_reporter_could_not_resolve(space: ApiHarness) -> None:
+    """The CLI sends pods without a repository digest in `unattested`: kept, slot untouched."""
+    sync(space, w("legacy", A))
+    out = sync(
+        space,
+        w("api", B),
+        unattested=[
+            {
+                "deployment_name": "legacy",
+                "kind": "CONTAINER_IMAGE",
+                "artifact_name": "index.docker.io/library/legacy",
+                "artifact_version": "dev",
+                "reason": "no_repository_digest",
+            }
+        ],
+    )
+    assert out["decommissioned"] == []
+    assert [(u["deployment_name"], u["reason"]) for u in out["unattested"]] == [
+        ("legacy", "no_repository_digest")
+    ]
+    assert active(space) == {"legacy": A, "api": B}

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "attestations"
+DEFAULT_SUBJECT_NAME = "ghcr.io/my-org/api-server"
 
 
 def statement(
     *digests: str,
     predicate_type: str = "https://slsa.dev/provenance/v1",
-    name: str = "ghcr.io/my-org/api-server",
+    name: str = DEFAULT_SUBJECT_NAME,
     materials: list[tuple[str, str]] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> bytes:

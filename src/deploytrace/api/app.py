@@ -8,14 +8,18 @@ from fastapi import FastAPI
 
 from deploytrace import __version__
 from deploytrace.api import (
+    artifacts,
+    attestations,
     deployments,
     environments,
     errors,
-    evidence,
     health,
     insight,
+    policies,
+    search,
     snapshots,
     tenancy,
+    trust,
 )
 from deploytrace.api.limits import BodyLimit, CleanUrl
 from deploytrace.api.routing import ReadRouting
@@ -41,8 +45,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(snapshots.router)
     app.include_router(insight.router)
-    app.include_router(evidence.router)
+    app.include_router(attestations.router)
+    app.include_router(artifacts.router)
+    app.include_router(trust.router)
     app.include_router(tenancy.router)
+    app.include_router(policies.router)
+    app.include_router(search.router)
     mount_dashboard(app)
     if runtime.db.replica is not None:
         app.add_middleware(ReadRouting)

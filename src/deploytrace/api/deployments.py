@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploytrace.api.deps import DB, CurrentCaller
 from deploytrace.api.errors import responses
-from deploytrace.api.evidence import Evidence
+from deploytrace.api.evidence_schema import Evidence
 from deploytrace.api.records import DeploymentRecord, Previous
 from deploytrace.services import deployments
 from deploytrace.services.records import CiRun

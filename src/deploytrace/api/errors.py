@@ -23,6 +23,7 @@ STATUS: dict[type[errors.DeploytraceError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.Unavailable: 503,
+    errors.PolicyViolation: 422,
 }
 
 _HTTP_CODES = {

@@ -34,6 +34,17 @@ class WorkloadIn(BaseModel):
     )
 
 
+class UnreportableIn(BaseModel):
+    """A running workload the reporter could not name a digest for."""
+
+    model_config = ConfigDict(extra="forbid")
+    deployment_name: str = Field(max_length=1024)
+    kind: str = Field(default="CONTAINER_IMAGE", max_length=64)
+    artifact_name: str | None = Field(default=None, max_length=4096)
+    artifact_version: str | None = Field(default=None, max_length=4096)
+    reason: str = Field(default="no_repository_digest", max_length=64)
+
+
 class SnapshotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     logical_environment: str = Field(max_length=253)
@@ -42,6 +53,11 @@ class SnapshotIn(BaseModel):
     dry_run: bool = False
     ci: CiIn | None = None
     deployments: list[WorkloadIn] = Field(max_length=snapshots.MAX_WORKLOADS)
+    unattested: list[UnreportableIn] = Field(
+        default_factory=list,
+        max_length=snapshots.MAX_WORKLOADS,
+        description="Running workloads without a repository digest: kept as unattested",
+    )
 
 
 class SnapshotOut(BaseModel):
@@ -100,7 +116,10 @@ async def sync(environment: str, body: SnapshotIn, db: DB, caller: CurrentCaller
     request = snapshots.SnapshotRequest(
         environment=environment,
         logical_environment=body.logical_environment,
-        deployments=[snapshots.Workload(**w.model_dump()) for w in body.deployments],
+        deployments=[
+            *(snapshots.Workload(**w.model_dump()) for w in body.deployments),
+            *(snapshots.Workload(**u.model_dump(), digest=None) for u in body.unattested),
+        ],
         scope=body.scope,
         observed_at=body.observed_at,
         dry_run=body.dry_run,

@@ -1,48 +1,13 @@
-"""Digest strings for the index, and the in-toto ResourceDescriptor helpers."""
+"""Index entries from in-toto ResourceDescriptors (digests spelled by `deploytrace.digests`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from deploytrace.digests import normalize as normalize_digest
+
 from .model import ArtifactRef, Role
-
-# Hex lengths of the hash algorithms we can validate; others are kept as given
-# (e.g. `gce_image_id`, which is an identifier, not a hash).
-_HEX_LENGTHS: dict[str, tuple[int, ...]] = {
-    "md5": (32,),
-    "sha1": (40,),
-    "sha224": (56,),
-    "sha256": (64,),
-    "sha384": (96,),
-    "sha512": (128,),
-    "sha512_224": (56,),
-    "sha512_256": (64,),
-    "sha3_224": (56,),
-    "sha3_256": (64,),
-    "sha3_384": (96,),
-    "sha3_512": (128,),
-    "gitblob": (40, 64),
-    "gitcommit": (40, 64),
-    "gittag": (40, 64),
-    "gittree": (40, 64),
-}
-_HEX = re.compile(r"[0-9a-f]+")
-
-
-def normalize_digest(algorithm: str, value: str) -> str | None:
-    """`<alg>:<value>` for the index, or None when a known hash is malformed."""
-    alg = algorithm.strip().lower()
-    if not alg or not value.strip():
-        return None
-    lengths = _HEX_LENGTHS.get(alg)
-    if lengths is None:
-        return f"{alg}:{value}"
-    hex_value = value.strip().lower()
-    if len(hex_value) not in lengths or not _HEX.fullmatch(hex_value):
-        return None
-    return f"{alg}:{hex_value}"
 
 
 def descriptor_refs(

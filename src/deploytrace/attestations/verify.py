@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from .certs import identity, load_der_b64, load_pem
 from .model import Envelope, ParsedAttestation, Verification
 from .signatures import envelope_signature_verifies
@@ -41,7 +44,11 @@ def _verify_certificate_bundle(
             f"the bundle's certificate cannot be read ({ALTERED})", "sigstore"
         )
     envelope = att.envelopes[0]
-    key = cert.public_key()
+    key = _public_key(cert)
+    if key is None:
+        return Verification.invalid(
+            f"the bundle's certificate holds a key of no supported type ({ALTERED})", "sigstore"
+        )
     if not any(envelope_signature_verifies(key, envelope, sig) for sig in envelope.signatures):
         return Verification.invalid(
             f"no signature verifies with the bundle's own certificate ({ALTERED})", "sigstore"
@@ -82,11 +89,24 @@ def _check_embedded_certificates(
         return None, None
     for envelope, signature in pairs:
         cert = load_pem(signature.cert or "")
-        if cert is not None and envelope_signature_verifies(cert.public_key(), envelope, signature):
+        key = _public_key(cert) if cert is not None else None
+        if (
+            cert is not None
+            and key is not None
+            and envelope_signature_verifies(key, envelope, signature)
+        ):
             return None, identity(cert)
     return Verification.invalid(
         f"no signature verifies with its embedded certificate ({ALTERED})", KEY_METHOD
     ), None
+
+
+def _public_key(cert: x509.Certificate) -> object | None:
+    """The certificate's key, or None when its algorithm is one cryptography does not know."""
+    try:
+        return cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        return None
 
 
 def _named_trusted_key(

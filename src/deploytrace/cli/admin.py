@@ -1,4 +1,4 @@
-"""Operator commands: `server`, `admin bootstrap`, `db upgrade`."""
+"""Operator commands: `server`, `admin bootstrap`, `db upgrade`, `db reindex`."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ def server(
 ) -> None:
     import uvicorn
 
+    from deploytrace.services import contents
     from deploytrace.storage import migrate
     from deploytrace.storage.db import Database
 
@@ -66,6 +67,7 @@ def server(
     # is merely down is fine (reads use the primary until it is back).
     db = Database(url, state.settings, read_url=read_url)
     migrate.upgrade(db)  # safe with several replicas starting at once (advisory lock)
+    contents.repair(db)  # contents indexing a stopped process left unfinished
     db.dispose()
     os.environ["DEPLOYTRACE_DATABASE_URL"] = db.url
     if read_url:
@@ -127,4 +129,31 @@ def upgrade(state: State, database_url: str | None) -> None:
     else:
         click.echo(
             f"schema at revision {migrate.HEAD}" + (" (upgraded)" if ran else " (already current)")
+        )
+
+
+@db.command(
+    help="Index what stored attestations say about contents (SBOMs, scans, VEX): those "
+    "pushed before the index existed, and any left unfinished; --all: every one again."
+)
+@click.option("--database-url", default=None, help=_URL_HELP)
+@click.option("--all", "everything", is_flag=True, help="Index every attestation again.")
+@common_options
+def reindex(state: State, database_url: str | None, everything: bool) -> None:
+    from dataclasses import asdict
+
+    from deploytrace.services import contents
+    from deploytrace.storage import migrate
+
+    database = _database(state, database_url)
+    migrate.ensure_current(database)
+    report = asdict(contents.reindex(database, everything=everything))
+    if state.json:
+        output.emit_json(report)
+    else:
+        click.echo(
+            f"indexed {report['attestations']} attestations ({report['with_contents']} with "
+            f"contents: {report['components']} components, {report['findings']} findings, "
+            f"{report['statements']} VEX statements; {report['skipped']} entries skipped), "
+            f"finished {report['repaired']} interrupted"
         )

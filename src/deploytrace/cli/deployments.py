@@ -3,59 +3,80 @@
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Collection
 from typing import Any
 
 import click
 
-from deploytrace.cli import output
+from deploytrace.cli import lists, output
 from deploytrace.cli.ci import ci_run
 from deploytrace.cli.client import segment
 from deploytrace.cli.diff import diff
 from deploytrace.cli.main import State, common_options
+from deploytrace.cli.registry import registry_credentials as _registry_credentials
+from deploytrace.cli.sync import sync
 
 
 def _status(record: dict[str, Any]) -> str:
     if record.get("stale"):
-        return "STALE"
+        return output.status("STALE")
     reason = record.get("ended_reason")
     if reason in ("absent", "replaced"):
-        return f"{record['status']} ({reason})"
-    return str(record["status"])
+        return output.status(f"{record['status']} ({reason})")
+    return output.status(str(record["status"]))
 
 
 def _flags(record: dict[str, Any]) -> str:
     marks = []
-    if record.get("promotion"):
-        marks.append(f"skipped {record['promotion']['skipped']}")
     if (record.get("policy") or {}).get("status") == "violated":
         marks.append("policy violated")
-    return ", ".join(marks) or "-"
+    if record.get("promotion"):
+        marks.append(f"skipped {record['promotion']['skipped']}")
+    style = "red" if len(marks) > 1 or "policy violated" in marks else "yellow"
+    return output.paint(", ".join(marks), style) if marks else "-"
 
 
+def _id(record: dict[str, Any]) -> str:
+    # Filled in per table by `_with_short_ids`: the shortest prefix that tells the
+    # rows apart, which `deployment describe` accepts back.
+    return str(record.get("_short_id") or record["id"][:8])
+
+
+# Priorities (10 = kept longest) decide what an 80-column terminal keeps: which
+# deployment, what version, in what state, where. KIND is nearly always the same;
+# the digest is the version's fingerprint, wanted when there is no version.
 _LIST_COLUMNS: list[output.Column] = [
-    ("ID", lambda r: r["id"][:8], 7),
-    ("ENV", lambda r: r["environment"], 9),
-    ("LOGICAL ENV", lambda r: r["logical_environment"], 9),
-    ("DEPLOYMENT", lambda r: r["deployment_name"], 9),
-    ("KIND", lambda r: r["kind"], 3),
-    ("VERSION", lambda r: r["artifact"]["version"] or "-", 8),
-    ("DIGEST", lambda r: output.short_digest(r["artifact"]["digest"]), 6),
-    ("STATUS", _status, 8),
-    ("LAST SEEN", lambda r: output.relative(r["last_seen_at"]), 5),
-    ("NOTES", _flags, 4),
+    ("ID", _id, 6),
+    ("ENV", lambda r: r["environment"], 8),
+    ("LOGICAL ENV", lambda r: r["logical_environment"], 8),
+    ("DEPLOYMENT", lambda r: r["deployment_name"], 10),
+    ("KIND", lambda r: r["kind"], 2),
+    ("VERSION", lambda r: r["artifact"]["version"] or "-", 9),
+    ("DIGEST", lambda r: output.short_digest(r["artifact"]["digest"]), 5),
+    ("STATUS", _status, 9),
+    ("LAST SEEN", lambda r: output.relative(r["last_seen_at"]), 4),
+    ("NOTES", _flags, 7),
 ]
 
 _HISTORY_COLUMNS: list[output.Column] = [
     *_LIST_COLUMNS[:8],
-    ("DEPLOYED", lambda r: output.relative(r["created_at"]), 6),
-    ("ENDED", lambda r: output.relative(r["ended_at"]), 6),
-    _LIST_COLUMNS[9],
+    ("DEPLOYED", lambda r: output.relative(r["created_at"]), 7),
+    ("ENDED", lambda r: output.relative(r["ended_at"]), 7),
+    ("NOTES", _flags, 6),
 ]
 
 
-def list_columns() -> list[output.Column]:
-    return _LIST_COLUMNS
+def _with_short_ids(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    short = output.short_ids([r["id"] for r in records])
+    return [{**r, "_short_id": short[r["id"]]} for r in records]
+
+
+def table(
+    records: list[dict[str, Any]], empty: str, *, history: bool = False, given: Collection[str] = ()
+) -> None:
+    """Records as a table whose ID column can be pasted back into `deployment describe`."""
+    columns = _HISTORY_COLUMNS if history else _LIST_COLUMNS
+    output.table(_with_short_ids(records), columns, empty, given=given)
 
 
 def _version(record: dict[str, Any]) -> str:
@@ -87,7 +108,7 @@ def show_record(state: State, record: dict[str, Any]) -> None:
         output.emit_json(record)
         return
     if "action" in record:
-        click.echo(summary(record))
+        output.line(summary(record))
     artifact = record["artifact"]
     pairs = [
         ("id", record["id"]),
@@ -117,7 +138,7 @@ def show_record(state: State, record: dict[str, Any]) -> None:
     if record.get("promotion"):
         pairs.append(("promotion", f"skipped {record['promotion']['skipped']}"))
     policy = record.get("policy") or {}
-    pairs.append(("policy", str(policy.get("status", "none"))))
+    pairs.append(("policy", output.status(str(policy.get("status", "none")))))
     for violation in policy.get("violations") or ():
         pairs.append(("  violation", f"{violation.get('policy')}: {violation.get('message')}"))
     if policy.get("override"):
@@ -147,31 +168,6 @@ def deployment() -> None:
     pass
 
 
-def _registry_credentials(
-    server: str | None, username: str | None, password: str | None, password_stdin: bool
-) -> Any:
-    from deploytrace.oci import RegistryCredentials
-
-    server = server or os.environ.get("DEPLOYTRACE_REGISTRY_SERVER") or None
-    username = username or os.environ.get("DEPLOYTRACE_REGISTRY_USERNAME") or None
-    if password_stdin:
-        if password:
-            raise click.UsageError(
-                "--registry-password and --registry-password-stdin exclude each other"
-            )
-        password = sys.stdin.read().rstrip("\r\n")
-    password = password or os.environ.get("DEPLOYTRACE_REGISTRY_PASSWORD") or None
-    given = [v is not None for v in (server, username, password)]
-    if not any(given):
-        return None
-    if not all(given):
-        raise click.UsageError(
-            "registry credentials need all three of --registry-server, --registry-username "
-            "and --registry-password (or their DEPLOYTRACE_REGISTRY_* variables)"
-        )
-    return RegistryCredentials(server=str(server), username=str(username), password=str(password))
-
-
 @deployment.command(help="Record that an artifact runs in a slot, or was decommissioned from it.")
 @click.option("--env", "environment", required=True, help="Environment (infrastructure target).")
 @click.option(
@@ -184,7 +180,11 @@ def _registry_credentials(
 @click.option(
     "--oci-ref", default=None, help="OCI reference (tag or digest), resolved through the registry."
 )
-@click.option("--digest", default=None, help="Artifact digest (sha256:... or sha512:...).")
+@click.option(
+    "--digest",
+    default=None,
+    help="Artifact digest (sha256:...), or a unique prefix (8+ hex digits) of an attested one.",
+)
 @click.option("--status", default="deployed", show_default=True, help="deployed or decommissioned.")
 @click.option("--artifact-name", default=None, help="Artifact name to keep with --digest.")
 @click.option("--artifact-version", default=None, help="Artifact version to keep with --digest.")
@@ -274,7 +274,9 @@ def record(
 )
 @click.option("--deployment-name", default=None, help="Only this deployment name.")
 @click.option("--kind", default=None, help="Only this kind.")
-@click.option("--digest", default=None, help="Only this artifact digest.")
+@click.option(
+    "--digest", default=None, help="Only this artifact digest (or a unique prefix, 8+ hex digits)."
+)
 @click.option("--history", is_flag=True, help="Include superseded and decommissioned records.")
 @click.option("--project", default=None, help="Only artifacts attested in this project.")
 @click.option(
@@ -329,16 +331,22 @@ def list_(
         "at": at,
         "stale": stale or None,
         "skipped_promotion": skipped_promotion or None,
-        "limit": min(limit, 500) if limit else 500,
     }
-    items = state.client.pages("/v1/deployments", params, limit)
+    items = lists.fetch(state, "/v1/deployments", params, limit)
     if state.json:
         output.emit_json(items)
         return
     empty = "no deployments" if history else "nothing deployed"
     if at:
         empty = f"nothing was deployed at {at}"
-    output.table(items, _HISTORY_COLUMNS if history else _LIST_COLUMNS, empty)
+    filters = {
+        "ENV": environment,
+        "LOGICAL ENV": logical_environment,
+        "DEPLOYMENT": deployment_name,
+        "KIND": kind,
+        "DIGEST": digest,
+    }
+    table(items, empty, history=history, given={k for k, v in filters.items() if v})
 
 
 @deployment.command(help="Show one deployment record.")
@@ -349,13 +357,13 @@ def describe(state: State, record_id: str) -> None:
 
 
 _UNATTESTED_COLUMNS: list[output.Column] = [
-    ("ENV", lambda w: w["environment"], 9),
-    ("LOGICAL ENV", lambda w: w["logical_environment"], 9),
-    ("DEPLOYMENT", lambda w: w["deployment_name"], 9),
+    ("ENV", lambda w: w["environment"], 8),
+    ("LOGICAL ENV", lambda w: w["logical_environment"], 8),
+    ("DEPLOYMENT", lambda w: w["deployment_name"], 10),
     ("VERSION", lambda w: w["artifact_version"] or "-", 6),
     ("DIGEST", lambda w: output.short_digest(w["digest"]), 7),
-    ("REASON", lambda w: w["reason"], 8),
-    ("SCOPE", lambda w: w["scope"], 4),
+    ("REASON", lambda w: output.paint(w["reason"], "red"), 9),
+    ("SCOPE", lambda w: w["scope"], 3),
     ("SINCE", lambda w: output.relative(w["first_seen_at"]), 5),
 ]
 
@@ -363,16 +371,16 @@ _UNATTESTED_COLUMNS: list[output.Column] = [
 def _list_unattested(
     state: State, environment: str | None, logical_environment: str | None, limit: int | None
 ) -> None:
-    params = {
-        "environment": environment,
-        "logical_environment": logical_environment,
-        "limit": min(limit, 500) if limit else 500,
-    }
-    items = state.client.pages("/v1/unattested", params, limit)
-    if state.json:
-        output.emit_json(items)
-    else:
-        output.table(items, _UNATTESTED_COLUMNS, "nothing runs without evidence")
+    params = {"environment": environment, "logical_environment": logical_environment}
+    lists.show(
+        state,
+        "/v1/unattested",
+        _UNATTESTED_COLUMNS,
+        "nothing runs without evidence",
+        params=params,
+        limit=limit,
+    )
 
 
+deployment.add_command(sync)
 deployment.add_command(diff)

@@ -102,4 +102,5 @@ def diff(
         items,
         columns(source, target, per_environment=not by_environment),
         f"nothing runs in {source} or {target}",
+        given={"ENV"} if environment else (),
     )

@@ -7,14 +7,14 @@ from typing import Any
 
 import click
 
-from deploytrace.cli import output
+from deploytrace.cli import lists, output
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
 
 _COLUMNS: list[output.Column] = [
     ("NAME", lambda e: e["name"], 9),
     ("DESCRIPTION", lambda e: e["description"] or "-", 5),
-    ("STALE AFTER", lambda e: e.get("stale_after") or "-", 4),
+    ("STALE AFTER", lambda e: e.get("stale_after") or "-", 6),
     ("CREATED", lambda e: output.relative(e["created_at"]), 3),
 ]
 _LOGICAL_COLUMNS: list[output.Column] = [
@@ -81,11 +81,7 @@ def _common_commands(
     @group.command(name="list", help=f"List {noun}s.")
     @common_options
     def list_(state: State) -> None:
-        items = state.client.pages(path, {})
-        if state.json:
-            output.emit_json(items)
-        else:
-            output.table(items, columns, f"no {noun}s")
+        lists.show(state, path, columns, f"no {noun}s")
 
     @group.command(help=f"Show one {noun}.")
     @_NAME_OPTION

@@ -23,6 +23,7 @@ EXIT_CODES: dict[type[errors.DeploytraceError], int] = {
     errors.Unauthenticated: 5,
     errors.Forbidden: 5,
     errors.Unavailable: 6,
+    errors.PolicyViolation: 8,
 }
 USAGE = 2
 
@@ -145,21 +146,22 @@ _COMMANDS = {
     ),
     "deployment": ("deploytrace.cli.deployments", "deployment", "Record and list what runs where."),
     "attestation": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.attestations",
         "attestation",
         "Push and inspect attestations (in-toto evidence).",
     ),
     "artifact": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.artifacts",
         "artifact",
         "Trace an artifact to evidence and deployments.",
     ),
     "trust": (
-        "deploytrace.cli.evidence",
+        "deploytrace.cli.trust",
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),
     "metrics": ("deploytrace.cli.metrics", "metrics", "DORA metrics from recorded deployments."),
+    "policy": ("deploytrace.cli.policies", "policy", "Policy gates: Rego over the evidence."),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),
     "server": ("deploytrace.cli.admin", "server", "Serve the API and dashboard."),
@@ -190,7 +192,10 @@ def cli(ctx: click.Context, output: str | None, server: str | None, token: str |
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    from deploytrace.cli.output import safe
+
+    # Messages can quote input or a server's answer: never let them drive the terminal.
+    sys.stderr.write(f"error: {safe(message)}\n")
     sys.exit(code)
 
 
@@ -199,6 +204,10 @@ def main(argv: list[str] | None = None) -> None:
         result = cli.main(args=argv, prog_name="deploytrace", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except click.exceptions.NoArgsIsHelpError as error:
+        # `deploytrace` or `deploytrace deployment` alone: asking what there is, not a mistake.
+        sys.stdout.write(error.ctx.get_help() + "\n")
+        sys.exit(0)
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
         _fail(error.format_message() + hint, USAGE)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
-from deploytrace.cli import output
+from deploytrace.cli import lists, output
 from deploytrace.cli.client import segment
 from deploytrace.cli.main import State, common_options
 
@@ -83,16 +82,8 @@ def audit() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
 @common_options
 def audit_list(state: State, since: str | None, action: str | None, limit: int | None) -> None:
-    params: dict[str, Any] = {
-        "since": since,
-        "action": action,
-        "limit": min(limit, 500) if limit else 500,
-    }
-    items = state.client.pages("/v1/audit", params, limit)
-    if state.json:
-        output.emit_json(items)
-    else:
-        output.table(items, _AUDIT_COLUMNS, "no audit entries")
+    params = {"since": since, "action": action}
+    lists.show(state, "/v1/audit", _AUDIT_COLUMNS, "no audit entries", params=params, limit=limit)
 
 
 @audit.command(help="Check the hash chain: exit 0 when intact, 1 naming the first broken entry.")

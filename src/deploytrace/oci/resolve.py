@@ -29,19 +29,20 @@ class ResolvedArtifact:
 def resolve(
     reference: str,
     *,
-    kind: str,
+    kind: str | None,
     credentials: RegistryCredentials | None = None,
     ca_file: str | None = None,
     timeout: float = 10.0,
 ) -> ResolvedArtifact:
     """Resolve `reference` to the manifest digest its registry serves.
 
+    `kind` None accepts an image or a Helm chart alike (the result says which).
     Raises `InvalidInput` (malformed reference, wrong kind), `NotFound`,
     `Unauthenticated` (refused or failing credentials) or `Unavailable`
     (unreachable registry, TLS failure), each with one sentence for the user.
     """
     ref = Reference.parse(reference)
-    wanted = parse_kind(kind)
+    wanted = parse_kind(kind) if kind is not None else None
     with Transport(ca_file=ca_file, timeout=timeout) as transport:
         client = RegistryClient(
             ref.registry, transport, lambda: find_auth(ref.registry, credentials)
@@ -50,7 +51,7 @@ def resolve(
     shown = str(ref)
     digest = _verified_digest(fetched, ref, shown)
     classified = classify(fetched.body, fetched.content_type, shown)
-    if classified.kind != wanted:
+    if wanted is not None and classified.kind != wanted:
         raise InvalidInput(f"{shown} is {KIND_NAMES[classified.kind]}, not {KIND_NAMES[wanted]}")
     log.debug("resolved %s to %s", shown, digest)
     return ResolvedArtifact(

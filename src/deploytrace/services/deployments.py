@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from deploytrace.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleReport
-from deploytrace.services import audit, evidence, pagination, prefixes, validation
+from deploytrace.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAttested,
+    NotFound,
+    StaleReport,
+)
+from deploytrace.services import artifacts, audit, pagination, policies, prefixes, validation
 from deploytrace.services.context import Action, Actor, Role
 from deploytrace.services.records import CiRun, Record, cursor_of, decode_cursor, z
+from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
-from deploytrace.storage import evidence as evidence_store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
 from deploytrace.vocabulary import EndedReason, RecordAction, Status
@@ -106,15 +113,19 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
     """
     actor.require(Action.WRITE)
     now = utcnow()
-    req = request.validated(now)
+    req = _whole_digest(db, actor, request).validated(now)
     if req.override_reason is not None and actor.role is not Role.ADMIN:
         raise Forbidden("only an admin may record despite a policy (--override-reason)")
+    policy: dict[str, Any] | None = None
     if req.status == Status.DEPLOYED:
         # The common case, a pipeline re-recording what runs, is one statement.
         with db.single(write=True) as conn:
             beat = _heartbeat(conn, actor, req, now)
         if beat is not None:
             return beat
+        # Not a heartbeat: a record is about to be created, so the policies decide,
+        # evaluated before the write transaction holds any lock.
+        policy = _gate(db, actor, req)
     with db.write() as conn:
         ids = store.slot_ids(
             conn,
@@ -128,15 +139,80 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
         # Shared on the (environment, logical environment): a snapshot sync of it
         # takes it exclusively and so never interleaves with a single report.
         db.lock_key(conn, "slot", *slot.key, shared=("space", *slot.key[:3]))
+        slot = store.refresh_slot(conn, slot)
         stale_after = ids.stale_after_seconds
         active = store.active_in_slot(conn, slot, stale_after)
         latest = active or store.latest_in_slot(conn, slot, stale_after)
         if req.status == Status.DEPLOYED:
-            result = _deploy(conn, actor, slot, req, ids, active, latest, now)
+            result = _deploy(conn, actor, slot, req, ids, active, latest, now, policy)
         else:
             result = _decommission(conn, slot, req, active, latest, now, stale_after)
         _audit(conn, actor, slot, result)
     return result
+
+
+def _whole_digest(db: Database, actor: Actor, request: RecordRequest) -> RecordRequest:
+    """The request with a digest prefix (≥ 8 hex digits, as tables show digests) replaced by
+    the one digest the organization's attestations attest that starts with it.
+
+    Only attested digests count, so a mistyped prefix cannot pick an artifact that could
+    never be recorded anyway; several matches are refused with the candidates (Ambiguous),
+    none is NotAttested.
+    """
+    prefix = prefixes.digest_prefix(request.digest)
+    if prefix is None:
+        return request
+    with db.read() as conn:
+        candidates = artifact_store.attested_with_prefix(conn, actor.org_id, prefix)
+    found = prefixes.one(request.digest, "digest", candidates)
+    if found is None:
+        algorithm, _, hexes = prefix.partition(":")
+        whole = prefixes.FULL_HEX[algorithm]
+        raise NotAttested(
+            f"no attested artifact has a digest starting with {prefix} "
+            f"(a whole {algorithm} digest has {whole} hex digits, this has {len(hexes)})"
+        )
+    return replace(request, digest=found)
+
+
+def _gate(db: Database, actor: Actor, req: RecordRequest) -> dict[str, Any]:
+    """The policy verdict a new record keeps; PolicyViolation (and an audit entry saying
+    so) when an enforced policy refuses it and no admin overrides."""
+    decision = policies.check(
+        db,
+        actor,
+        policies.Target(
+            digest=req.digest,
+            kind=req.kind,
+            environment=req.environment,
+            logical_environment=req.logical_environment,
+            deployment_name=req.deployment_name,
+            artifact_name=req.artifact_name,
+            artifact_version=req.artifact_version,
+        ),
+    )
+    override = None
+    if decision.enforced:
+        if req.override_reason is None:
+            refusal = decision.refusal()
+            _audit_refusal(db, actor, req, refusal.message)
+            raise refusal
+        override = (actor.name, req.override_reason)
+    return policies.record_policy(decision, override)
+
+
+def _audit_refusal(db: Database, actor: Actor, req: RecordRequest, message: str) -> None:
+    # The refusal stores no record, but who tried to deploy what is worth keeping.
+    slot = f"{req.environment}/{req.logical_environment}/{req.deployment_name}/{req.kind}"
+    with db.write() as conn:
+        audit.append(
+            conn,
+            actor.org_id,
+            actor.name,
+            "deployment.refused",
+            f"slot/{slot}",
+            {"slot": slot, "digest": req.digest, "reason": message[: validation.MAX_DESCRIPTION]},
+        )
 
 
 def _heartbeat(
@@ -275,6 +351,7 @@ def _deploy(
     active: store.RecordRow | None,
     latest: store.RecordRow | None,
     now: dt.datetime,
+    policy: dict[str, Any] | None,
 ) -> RecordResult:
     stale_after = ids.stale_after_seconds
     if active is not None and active.artifact_digest == req.digest:
@@ -287,7 +364,10 @@ def _deploy(
     at = _effective_time(req, latest, now, slot)
     # Records never change artifact, so the evidence is checked once, here, when
     # a record is created; its heartbeats need no new check.
-    evidence.require_attested(conn, actor.org_id, req.digest, req.kind)
+    named = artifacts.require_attested(conn, actor.org_id, req.digest, req.kind)
+    if req.artifact_name is None and named:
+        # `--digest` without `--artifact-name`: the attestation's subject names it.
+        req = replace(req, artifact_name=validation.clip(named, validation.MAX_ARTIFACT_NAME))
     new = new_id()
     previous = None
     slot = store.ensure_slot(conn, slot, now)
@@ -316,6 +396,7 @@ def _deploy(
             recorded_by=actor.name,
             reported_ci=req.ci.as_dict() if req.ci else None,
             promotion_skipped=promotion_skipped(conn, actor.org_id, ids.position, req.digest, at),
+            policy=policy,
         ),
         record_id=new,
         at=at,
@@ -455,7 +536,7 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
         if query.project_version is not None and query.project is None:
             raise InvalidInput("a project version filter needs a project")
         if query.project is not None:
-            condition = evidence_store.project_filter(
+            condition = artifact_store.project_filter(
                 conn,
                 actor.org_id,
                 query.project,
@@ -481,9 +562,9 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
 @dataclass(frozen=True)
 class Described:
     record: Record
-    attestations: list[evidence_store.RefRow]
+    attestations: list[artifacts.EvidenceEntry]
     attestations_next_cursor: str | None
-    summary: evidence.Summary
+    summary: artifacts.Summary
 
 
 def find(conn: Connection, actor: Actor, record_id: str) -> store.RecordRow:
@@ -518,8 +599,8 @@ def describe(
     size = pagination.limit(limit)
     with db.read() as conn:
         row = find(conn, actor, record_id)
-        refs, refs_next = evidence.evidence_page(
+        refs, refs_next = artifacts.evidence_page(
             conn, actor.org_id, row.artifact_digest, limit=size, cursor=attestations_cursor
         )
-        summary = evidence.summary(conn, actor.org_id, row.artifact_digest)
+        summary = artifacts.summary(conn, actor.org_id, row.artifact_digest)
     return Described(Record.of(row, utcnow()), refs, refs_next, summary)

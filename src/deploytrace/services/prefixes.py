@@ -17,7 +17,7 @@ from deploytrace.errors import Ambiguous
 MIN_HEX = 8
 _UUID_PREFIX = re.compile(r"^[0-9a-f-]+$")
 _DIGEST_PREFIX = re.compile(r"^(sha256|sha512):([0-9a-f]+)$")
-_FULL = {"sha256": 64, "sha512": 128}
+FULL_HEX = {"sha256": 64, "sha512": 128}  # hex digits of a whole digest
 
 
 def uuid_range(value: str) -> tuple[uuid.UUID, uuid.UUID] | None:
@@ -42,7 +42,7 @@ def digest_prefix(value: str) -> str | None:
     if match is None:
         return None
     algorithm, hexes = match.groups()
-    if not MIN_HEX <= len(hexes) < _FULL[algorithm]:
+    if not MIN_HEX <= len(hexes) < FULL_HEX[algorithm]:
         return None
     return f"{algorithm}:{hexes}"
 

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from deploytrace.errors import InvalidInput, StaleReport
-from deploytrace.services import audit, pagination, validation
+from deploytrace.services import audit, pagination, policies, validation
 from deploytrace.services.context import Action, Actor
 from deploytrace.services.deployments import created_change, observed_time
 from deploytrace.services.records import CiRun, Record, ReportedBy, z
+from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
-from deploytrace.storage import evidence as evidence_store
 from deploytrace.storage import snapshots as snapshot_store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
@@ -35,7 +35,7 @@ MAX_SCOPE = 255
 MAX_WORKLOADS = 100_000
 NOT_ATTESTED = "not_attested"
 NO_REPOSITORY_DIGEST = "no_repository_digest"
-REASONS = frozenset({NOT_ATTESTED, NO_REPOSITORY_DIGEST, "not_running", "unmappable"})
+REASONS = frozenset({NOT_ATTESTED, NO_REPOSITORY_DIGEST, "invalid_name", "unmappable"})
 
 
 @dataclass(frozen=True)
@@ -201,8 +201,73 @@ def sync(db: Database, actor: Actor, request: SnapshotRequest) -> SyncResult:
     actor.require(Action.WRITE)
     now = utcnow()
     req = _validated(request, now)
+    gate = _Gate(db, actor, req)
+    gate.prepare()
     with db.write(dry_run=req.dry_run) as conn:
-        return _apply(db, conn, actor, req, now)
+        return _apply(db, conn, actor, req, now, gate)
+
+
+class _Gate:
+    """The policy verdicts of the workloads a snapshot would create records for.
+
+    Evaluated before the write transaction, from a read of the space's state; a
+    workload that state did not predict (a report changed the slot meanwhile) is
+    evaluated when it comes up.
+    """
+
+    def __init__(self, db: Database, actor: Actor, req: SnapshotRequest) -> None:
+        self.db, self.actor, self.req = db, actor, req
+        self.attached = False
+        self.decisions: dict[tuple[str, str, str], policies.Decision] = {}
+
+    def prepare(self) -> None:
+        req = self.req
+        self.attached = policies.any_attached(
+            self.db, self.actor, req.environment, req.logical_environment
+        )
+        if not self.attached:
+            return
+        with self.db.read() as conn:
+            space = _space(conn, self.actor, req)
+            running = {
+                (row.deployment_name, row.kind): row.artifact_digest
+                for row in store.lock_active(
+                    conn, self.actor.org_id, space.environment_id, space.logical_environment_id
+                )
+            }
+        candidates = [
+            w
+            for w in req.deployments
+            if w.digest is not None and running.get((w.deployment_name, w.kind)) != w.digest
+        ]
+        self._evaluate(candidates)
+
+    def _evaluate(self, workloads: list[Workload]) -> None:
+        targets = [
+            policies.Target(
+                digest=w.digest or "",
+                kind=w.kind,
+                environment=self.req.environment,
+                logical_environment=self.req.logical_environment,
+                deployment_name=w.deployment_name,
+                artifact_name=w.artifact_name,
+                artifact_version=w.artifact_version,
+            )
+            for w in workloads
+        ]
+        decisions = policies.check_many(
+            self.db, self.actor, self.req.environment, self.req.logical_environment, targets
+        )
+        for w, decision in zip(workloads, decisions, strict=True):
+            self.decisions[(w.deployment_name, w.kind, w.digest or "")] = decision
+
+    def decide(self, w: Workload) -> policies.Decision:
+        if not self.attached:
+            return policies.NO_POLICY
+        key = (w.deployment_name, w.kind, w.digest or "")
+        if key not in self.decisions:
+            self._evaluate([w])
+        return self.decisions[key]
 
 
 @dataclass(frozen=True)
@@ -228,7 +293,12 @@ def _space(conn: Connection, actor: Actor, req: SnapshotRequest) -> _Space:
 
 
 def _apply(
-    db: Database, conn: Connection, actor: Actor, req: SnapshotRequest, now: dt.datetime
+    db: Database,
+    conn: Connection,
+    actor: Actor,
+    req: SnapshotRequest,
+    now: dt.datetime,
+    gate: _Gate,
 ) -> SyncResult:
     org = actor.org_id
     scope = req.scope or DEFAULT_SCOPE
@@ -258,15 +328,7 @@ def _apply(
     )
     active = {
         (row.deployment_name, row.kind): row
-        for row in store.lock_active(
-            conn,
-            org,
-            space.environment_id,
-            space.logical_environment_id,
-            environment=req.environment,
-            logical_environment=req.logical_environment,
-            stale_after=space.stale_after,
-        )
+        for row in store.lock_active(conn, org, space.environment_id, space.logical_environment_id)
     }
     slots = store.slots_of(conn, org, space.environment_id, space.logical_environment_id)
     listed = {(w.deployment_name, w.kind): w for w in req.deployments}
@@ -283,9 +345,10 @@ def _apply(
     attested: dict[str, set[str]] = {}
     for kind in {w.kind for w in req.deployments if w.digest is not None}:
         wanted = [w.digest for w in req.deployments if w.kind == kind and w.digest is not None]
-        attested[kind] = evidence_store.attested_among(conn, org, wanted, kind)
+        attested[kind] = artifact_store.attested_among(conn, org, wanted, kind)
 
     plan = _classify(req, active, latest, attested, _Plan(at=at, now=now, scope=scope), result)
+    _police(plan, gate, result)
     _execute(conn, actor, req, space, plan, slots, result)
     fresh = snapshot_store.replace_unattested(
         conn,
@@ -331,16 +394,17 @@ class _Plan:
     at: dt.datetime
     now: dt.datetime
     scope: str
-    heartbeats: list[store.RecordRow] = field(default_factory=list)
+    heartbeats: list[store.ActiveRow] = field(default_factory=list)
     claims: list[int] = field(default_factory=list)
-    creates: list[tuple[Workload, store.RecordRow | None]] = field(default_factory=list)
-    replaced: list[store.RecordRow] = field(default_factory=list)
-    absent: list[store.RecordRow] = field(default_factory=list)
+    creates: list[tuple[Workload, store.ActiveRow | None]] = field(default_factory=list)
+    replaced: list[store.ActiveRow] = field(default_factory=list)
+    absent: list[store.ActiveRow] = field(default_factory=list)
+    verdicts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def _classify(
     req: SnapshotRequest,
-    active: dict[tuple[str, str], store.RecordRow],
+    active: dict[tuple[str, str], store.ActiveRow],
     latest: Callable[[tuple[str, str]], dt.datetime | None],
     attested: dict[str, set[str]],
     plan: _Plan,
@@ -386,7 +450,28 @@ def _classify(
     return plan
 
 
-def _end_time(row: store.RecordRow, at: dt.datetime) -> dt.datetime:
+def _police(plan: _Plan, gate: _Gate, result: SyncResult) -> None:
+    """Refuse the creations an enforced policy refuses (their slot's record, if any, is
+    replaced: it no longer runs); keep the verdict of the others for their records."""
+    allowed: list[tuple[Workload, store.ActiveRow | None]] = []
+    for w, current in plan.creates:
+        decision = gate.decide(w)
+        if decision.enforced:
+            assert w.digest is not None
+            violations = [
+                {"policy": v.policy, "version": v.version, "message": v.message, "mode": v.mode}
+                for v in decision.violations
+            ]
+            result.refused.append(Refused(w.deployment_name, w.kind, w.digest, violations))
+            if current is not None:
+                plan.replaced.append(current)
+            continue
+        plan.verdicts[(w.deployment_name, w.kind)] = policies.record_policy(decision)
+        allowed.append((w, current))
+    plan.creates = allowed
+
+
+def _end_time(row: store.ActiveRow, at: dt.datetime) -> dt.datetime:
     # Never before it was last seen (a heartbeat that committed before the lock).
     return max(at, row.last_seen_at)
 
@@ -424,9 +509,6 @@ def _execute(
         if current is not None:
             start = _end_time(current, plan.at)
             superseded.append(store.Ending(current.seq, start, record_id))
-            result.superseded.append(
-                _ended(current, EndedReason.SUPERSEDED, start, plan, record_id)
-            )
         values = {
             "id": record_id,
             "org_id": org,
@@ -446,17 +528,22 @@ def _execute(
             "scope": plan.scope,
             "reported_ci": ci,
             "promotion_skipped": skipped.get(w.digest),
-            "policy": None,
+            "policy": plan.verdicts.get((w.deployment_name, w.kind)),
         }
         rows.append(values)
         result.created.append(_created(values, req, space))
     store.end_many(conn, superseded, reason=EndedReason.SUPERSEDED, now=plan.now)
     store.insert_many(conn, rows)
+    gone: list[int] = []
     for reason, ended in ((EndedReason.REPLACED, plan.replaced), (EndedReason.ABSENT, plan.absent)):
         endings = [store.Ending(row.seq, _end_time(row, plan.at)) for row in ended]
         store.end_many(conn, endings, reason=reason, now=plan.now)
-        for row, ending in zip(ended, endings, strict=True):
-            result.decommissioned.append(_ended(row, reason, ending.at, plan, None))
+        gone += [e.seq for e in endings]
+    # What ended is read back as stored: few rows, and exactly what a describe shows.
+    result.superseded = [
+        Record.of(r, plan.now) for r in store.by_seqs(conn, [e.seq for e in superseded])
+    ]
+    result.decommissioned = [Record.of(r, plan.now) for r in store.by_seqs(conn, gone)]
 
 
 def _promotion(
@@ -500,29 +587,7 @@ def _created(values: dict[str, Any], req: SnapshotRequest, space: _Space) -> Rec
         scope=values["scope"],
         reported_by=ReportedBy(values["recorded_by"], req.ci),
         promotion_skipped=values["promotion_skipped"],
-        policy={"status": "none"},
-    )
-
-
-def _ended(
-    row: store.RecordRow,
-    reason: EndedReason,
-    at: dt.datetime,
-    plan: _Plan,
-    successor: uuid.UUID | None,
-) -> Record:
-    status = Status.SUPERSEDED if reason is EndedReason.SUPERSEDED else Status.DECOMMISSIONED
-    record = Record.of(row, plan.now)
-    return Record(
-        **{
-            **record.__dict__,
-            "status": status,
-            "ended_reason": reason,
-            "ended_at": at,
-            "updated_at": plan.now,
-            "superseded_by": successor,
-            "stale": False,
-        }
+        policy=values["policy"] or {"status": "none"},
     )
 
 

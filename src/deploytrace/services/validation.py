@@ -107,3 +107,11 @@ def format_duration(seconds: int) -> str:
             parts.append(f"{rest // size}{unit}")
             rest %= size
     return "".join(parts) or "0s"
+
+
+def clip(value: str, max_len: int) -> str | None:
+    """`value` if it is printable and fits; None otherwise (for names taken from evidence,
+    where a malformed one must not refuse the request that uses it)."""
+    if len(value) > max_len or not _PRINTABLE.match(value):
+        return None
+    return value

