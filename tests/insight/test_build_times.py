@@ -223,7 +223,7 @@ def test_migration_reads_the_build_finish_of_stored_attestations(empty_url: str)
                 )
             )
     _upgrade(db, "head")
-    from deploytrace.storage.evidence import attestations
+    from deploytrace.storage.attestations import attestations
 
     with db.read() as conn:
         rows = conn.execute(
