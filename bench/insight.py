@@ -413,7 +413,7 @@ def run_size(size: int, a: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(f"capture {name}: HTTP {cap.status} {cap.body[:300]!r}")
             plans = []
             for statement, params in cap.statements:
-                if statement.lstrip().upper().startswith("SELECT"):
+                if statement.lstrip().upper().startswith(("SELECT", "WITH")):
                     plan, ms = explain(pg, database, statement, params)
                     plans.append((" ".join(statement.split()), plan, ms))
             result["plans"][name] = plans
