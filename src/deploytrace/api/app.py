@@ -18,6 +18,7 @@ from deploytrace.api import (
     environments,
     errors,
     health,
+    insight,
     policies,
     search,
     snapshots,
@@ -55,6 +56,7 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     app.include_router(environments.logical_environments_router)
     app.include_router(deployments.router)
     app.include_router(snapshots.router)
+    app.include_router(insight.router)
     app.include_router(attestations.router)
     app.include_router(search.router)  # before artifacts: its /v1/artifacts/{digest}/…
     app.include_router(artifacts.router)

@@ -11,6 +11,7 @@ import click
 from deploytrace.cli import lists, output
 from deploytrace.cli.ci import ci_run
 from deploytrace.cli.client import segment
+from deploytrace.cli.diff import diff
 from deploytrace.cli.main import State, common_options
 from deploytrace.cli.registry import registry_credentials as _registry_credentials
 from deploytrace.cli.sync import sync
@@ -382,3 +383,4 @@ def _list_unattested(
 
 
 deployment.add_command(sync)
+deployment.add_command(diff)

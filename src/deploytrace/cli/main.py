@@ -159,6 +159,7 @@ _COMMANDS = {
         "trust",
         "Keys and Sigstore roots trusted for signatures.",
     ),
+    "metrics": ("deploytrace.cli.metrics", "metrics", "DORA metrics from recorded deployments."),
     "policy": ("deploytrace.cli.policies", "policy", "Policy gates: Rego over the evidence."),
     "token": ("deploytrace.cli.tenancy", "token", "API tokens of your organization."),
     "audit": ("deploytrace.cli.tenancy", "audit", "The tamper-evident audit log."),

@@ -420,6 +420,8 @@ def _insert(
     conn: Connection, actor: Actor, new: _Verified, ids: _Ids
 ) -> tuple[int | None, Attestation]:
     """Insert one attestation row: its seq (None if those bytes are stored already)."""
+    from deploytrace.attestations.times import built_at  # SPEC §8: DORA's lead time
+
     item, verdict = new.item, new.verdict
     att = item.att
     project_id, version_id, workflow_id = ids.of(item)
@@ -449,6 +451,7 @@ def _insert(
             "verification_reason": verdict.reason,
             "created_at": now,
             "created_by": actor.name,
+            "built_at": built_at(att.statement),
         },
     )
     written = Attestation(

@@ -549,7 +549,12 @@ def list_records(db: Database, actor: Actor, query: ListQuery) -> pagination.Pag
                     what += f" version {query.project_version!r}"
                 raise NotFound(f"{what} not found")
             extra.append(condition)
-        rows = store.list_page(conn, filters, before=before, limit=size + 1, extra=extra)
+        if query.at is not None and query.at > now:
+            # Nothing is known to run in the future (SPEC §8): an empty answer, not
+            # today's records presented as a forecast (the filters are checked all the same).
+            rows = []
+        else:
+            rows = store.list_page(conn, filters, before=before, limit=size + 1, extra=extra)
     page = pagination.page(rows, size, cursor_of)
     return pagination.Page([Record.of(r, now) for r in page.items], page.next_cursor)
 

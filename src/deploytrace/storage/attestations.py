@@ -65,6 +65,7 @@ attestations = Table(
     Column("verification_reason", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(63)),
+    Column("built_at", UTCDateTime),  # the build finish it states (SPEC §8 lead time)
     UniqueConstraint("org_id", "digest"),
     Index("ix_attestations_org_id_seq", "org_id", "seq"),
     Index("ix_attestations_org_id_project_id_seq", "org_id", "project_id", "seq"),

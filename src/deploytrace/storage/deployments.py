@@ -128,6 +128,14 @@ deployment_records = Table(
     ),
     # A slot's history in time order: its latest record, its next change (DORA), --at.
     Index("ix_deployment_records_slot_id_created_at_seq", "slot_id", "created_at", "seq"),
+    # When a slot last ran a digest (diff's `behind`, DORA's rollbacks): migration 0006.
+    Index(
+        "ix_deployment_records_slot_id_artifact_digest_created_at_seq",
+        "slot_id",
+        "artifact_digest",
+        "created_at",
+        "seq",
+    ),
     Index("ix_deployment_records_org_created", "org_id", "created_at", "seq"),
     Index("ix_deployment_records_org_env_created", "org_id", "environment_id", "created_at", "seq"),
     Index(
@@ -746,21 +754,59 @@ def _alive_at(
 ) -> list[RecordRow]:
     """Records `deployed` at `at`: created by then and not ended by then.
 
-    Two parts, each an index range: what is still deployed (the small active
-    index), and what ended after `at` (the `ended_at` index, empty for a recent
-    instant) — never a walk over the whole history.
+    Two parts: what is still deployed (the small active index, newest first from
+    `at`), and what was created by `at` but ended after it (`_ended_after`).
     """
     created = r.c.created_at <= bindparam("at", at, type_=UTCDateTime)
     still = view().where(*conditions, created, r.c.status == DEPLOYED).order_by(*order)
-    ended = (
-        view()
-        .where(*conditions, created, r.c.ended_at > bindparam("at2", at, type_=UTCDateTime))
-        .order_by(*order)
-    )
     rows = [record_of(row) for row in conn.execute(still.limit(limit))]
-    rows += [record_of(row) for row in conn.execute(ended.limit(limit))]
+    rows += _ended_after(conn, at, conditions, limit)
     rows.sort(key=lambda row: (row.created_at, row.seq), reverse=True)
     return rows[:limit]
+
+
+# How many of the newest records created by an instant `_ended_after` reads first, per
+# record of the page.
+_SCAN_PER_ROW = 8
+
+
+def _ended_after(
+    conn: Connection, at: dt.datetime, conditions: list[ColumnElement[bool]], limit: int
+) -> list[RecordRow]:
+    """The newest `limit` records created by `at` that ended after it, reading at most
+    about `_SCAN_PER_ROW * limit` records and what changed since `at`, never a whole history.
+
+    A plain `ORDER BY created_at DESC LIMIT n` with `ended_at > at` as a filter walks
+    back from `at` until it has `n` of them: all the history before `at` when fewer
+    than `n` ended since, the usual case for a recent instant ("last Tuesday"). So:
+    first the newest records created by `at`, a bounded number of them: if enough of
+    those ended after `at` they are the answer (a busy history: what ran then has
+    mostly been replaced since). Otherwise every record created by `at` that ended
+    after it, read by whichever index range is smaller — what ended since `at`, or
+    what was created before it — and sorted (materialized, so that no LIMIT tempts
+    the planner back into the walk).
+    """
+    created = r.c.created_at <= bindparam("at", at, type_=UTCDateTime)
+    ended = r.c.ended_at > bindparam("at2", at, type_=UTCDateTime)
+    newest = (
+        view()
+        .where(*conditions, created)
+        .order_by(r.c.created_at.desc(), r.c.seq.desc())
+        .limit(_SCAN_PER_ROW * limit)
+        .subquery("newest")
+    )
+    first = (
+        select(newest)
+        .where(newest.c.ended_at > bindparam("at2", at, type_=UTCDateTime))
+        .order_by(newest.c.created_at.desc(), newest.c.seq.desc())
+        .limit(limit)
+    )
+    rows = [record_of(row) for row in conn.execute(first)]
+    if len(rows) == limit:
+        return rows
+    every = view().where(*conditions, created, ended).cte("ended_after").prefix_with("MATERIALIZED")
+    query = select(every).order_by(every.c.created_at.desc(), every.c.seq.desc()).limit(limit)
+    return [record_of(row) for row in conn.execute(query)]
 
 
 def stale_condition(conn: Connection, now: dt.datetime) -> ColumnElement[bool]:
