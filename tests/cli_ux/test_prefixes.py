@@ -98,3 +98,17 @@ def test_api_record_resolves_prefixes_among_attested_digests(api: ApiHarness) ->
     ambiguous = api.record(digest=_common_prefix(*twins), deployment_name="other")
     assert (ambiguous.status, ambiguous.error_code) == (422, "ambiguous")
     assert api.get("/v1/deployments", params={"deployment_name": "other"}).json()["items"] == []
+
+
+def test_describe_takes_digest_prefixes(seeded: Seeded) -> None:
+    cli = seeded.cli
+    shown = cli("artifact", "describe", V2[:15], "-o", "json")
+    assert shown.code == 0, shown.err
+    assert shown.json()["digest"] == V2
+    listed = cli("attestation", "list", "-o", "json").json()
+    whole = listed[0]["digest"]
+    described = cli("attestation", "describe", whole[:16], "-o", "json")
+    assert described.code == 0, described.err
+    assert described.json()["digest"] == whole
+    missing = cli("attestation", "describe", "sha256:00000000")
+    assert missing.code == 3 and "no attestation digest starts with" in missing.err

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from deploytrace import digests
 from deploytrace.errors import InvalidInput, NotAttested, NotFound
-from deploytrace.services import pagination
+from deploytrace.services import pagination, prefixes
 from deploytrace.services.attestations import Verdict, verdict_of
 from deploytrace.services.context import Action, Actor
 from deploytrace.services.records import Record, cursor_of, decode_cursor
@@ -127,6 +127,21 @@ def evidence_page(
     return [_entry(r) for r in found.items], found.next_cursor
 
 
+def resolve(conn: Connection, actor: Actor, value: str) -> str:
+    """A digest in any spelling `digests.parse` accepts, or the one digest a unique prefix
+    (≥ 8 hex, as tables show them) names among what the org's attestations and records
+    name; `Ambiguous` for several, `NotFound` for none."""
+    prefix = prefixes.digest_prefix(value)
+    if prefix is None:
+        return digests.parse(value)
+    candidates = store.named_with_prefix(conn, actor.org_id, prefix)
+    candidates += deployment_store.digests_with_prefix(conn, actor.org_id, prefix)
+    found = prefixes.one(value, "digest", candidates)
+    if found is None:
+        raise NotFound(f"no artifact digest starts with {prefix}")
+    return found
+
+
 def trace(
     db: Database,
     actor: Actor,
@@ -142,11 +157,11 @@ def trace(
     otherwise); `NotFound` when no attestation or deployment names it.
     """
     actor.require(Action.READ)
-    digest = digests.parse(digest)
     size = pagination.limit(limit)
     before = decode_cursor(deployments_cursor)
     now = utcnow()
     with db.read() as conn:
+        digest = resolve(conn, actor, digest)
         refs, refs_next = evidence_page(
             conn, actor.org_id, digest, limit=size, cursor=attestations_cursor
         )

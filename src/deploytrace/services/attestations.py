@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from deploytrace import digests
 from deploytrace.errors import InvalidInput, NotFound
-from deploytrace.services import audit, pagination, trust, validation
+from deploytrace.services import audit, pagination, prefixes, trust, validation
 from deploytrace.services import contents as contents_index
 from deploytrace.services.context import Action, Actor
 from deploytrace.storage import artifacts as artifact_store
@@ -508,7 +508,16 @@ def list_attestations(
     return pagination.Page([attestation_of(r) for r in found.items], found.next_cursor)
 
 
-def _attestation_digest(value: str) -> str:
+def _attestation_digest(db: Database, actor: Actor, value: str) -> str:
+    """An attestation's digest as given, or the one a unique prefix (≥ 8 hex) names."""
+    prefix = prefixes.digest_prefix(value)
+    if prefix is not None and prefix.startswith("sha256:"):
+        with db.read() as conn:
+            candidates = store.digests_with_prefix(conn, actor.org_id, prefix)
+        found = prefixes.one(value, "attestation digest", candidates)
+        if found is None:
+            raise NotFound(f"no attestation digest starts with {prefix}")
+        return found
     digest = value.strip().lower()
     if not digests.is_hash(digest) or not digest.startswith("sha256:"):
         raise NotFound(f"attestation {value!r} not found: attestations are named sha256:<hex>")
@@ -518,7 +527,7 @@ def _attestation_digest(value: str) -> str:
 def describe(db: Database, actor: Actor, digest: str) -> Described:
     """One attestation with every subject and every artifact it names. `NotFound` if absent."""
     actor.require(Action.READ)
-    digest = _attestation_digest(digest)
+    digest = _attestation_digest(db, actor, digest)
     with db.read() as conn:
         row = store.get_attestation(conn, actor.org_id, digest)
         if row is None:
@@ -534,7 +543,7 @@ def describe(db: Database, actor: Actor, digest: str) -> Described:
 def content(db: Database, actor: Actor, digest: str) -> bytes:
     """The attestation's bytes, exactly as pushed. `NotFound` if absent."""
     actor.require(Action.READ)
-    digest = _attestation_digest(digest)
+    digest = _attestation_digest(db, actor, digest)
     with db.read() as conn:
         data = store.get_content(conn, actor.org_id, digest)
     if data is None:
@@ -552,7 +561,7 @@ def recheck(db: Database, actor: Actor, digest: str, *, require_key: str | None 
     from deploytrace import attestations as formats
 
     actor.require(Action.READ)
-    digest = _attestation_digest(digest)
+    digest = _attestation_digest(db, actor, digest)
     with db.read() as conn:
         row = store.get_attestation(conn, actor.org_id, digest)
         data = store.get_content(conn, actor.org_id, digest)

@@ -181,6 +181,23 @@ def attesting_name(
     return (row is not None, row.name if row is not None else None)
 
 
+def named_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> list[str]:
+    """Distinct digests any of the org's attestations names (any role) starting with
+    `prefix`, a few at most."""
+    query = (
+        select(r.c.digest)
+        .where(
+            r.c.org_id == org_id,
+            r.c.digest >= prefix,
+            r.c.digest < prefix + "g",  # hex digits sort before "g"
+            r.c.digest.like(prefix + "%"),
+        )
+        .distinct()
+        .limit(6)
+    )
+    return list(conn.scalars(query))
+
+
 def attested_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> list[str]:
     """Distinct digests the org's attestations attest (subject or material) starting with
     `prefix`, a few at most: a range scan of the (org, digest) index."""

@@ -193,3 +193,19 @@ def list_attestations(
         query = query.where(a.c.seq < before_seq)
     rows = conn.execute(query.order_by(a.c.seq.desc()).limit(limit))
     return [row_of(row) for row in rows]
+
+
+def digests_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> list[str]:
+    """The org's attestation digests starting with `prefix` (a few at most)."""
+    a = attestations
+    query = (
+        select(a.c.digest)
+        .where(
+            a.c.org_id == org_id,
+            a.c.digest >= prefix,
+            a.c.digest < prefix + "g",  # hex digits sort before "g"
+            a.c.digest.like(prefix + "%"),
+        )
+        .limit(6)
+    )
+    return list(conn.scalars(query))
