@@ -13,7 +13,6 @@ from deploytrace.api.errors import responses
 from deploytrace.api.runtime import Runtime
 from deploytrace.errors import InvalidInput
 from deploytrace.services import webhooks
-from deploytrace.storage.outbox import AttemptRow
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 _errors = responses(401, 403, 404, 409, 413, 422, 503)
@@ -77,7 +76,7 @@ class AttemptOut(BaseModel):
     state: str = Field(description="The delivery now: pending, delivered, failed or cancelled")
 
     @classmethod
-    def of(cls, row: AttemptRow) -> AttemptOut:
+    def of(cls, row: webhooks.Attempt) -> AttemptOut:
         return cls(
             event_id=str(row.event_id),
             type=row.type,

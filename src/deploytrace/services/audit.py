@@ -100,6 +100,7 @@ def list_entries(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> pagination.Page[store.Entry]:
+    """The org's audit entries, newest first; `since` (aware) and `action` filter them."""
     actor.require(Action.READ)
     size = pagination.limit(limit)
     before = pagination.decode(cursor, int)
@@ -128,6 +129,7 @@ class Verdict:
 
 
 def checkpoint_mac(key: str, org_id: uuid.UUID, position: int, entry_hash: str) -> str:
+    """The HMAC a checkpoint carries when DEPLOYTRACE_AUDIT_KEY is set (None without a key)."""
     message = f"deploytrace audit checkpoint:{org_id}:{position}:{entry_hash}".encode()
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 

@@ -26,6 +26,7 @@ from deploytrace.storage.db import Database
 
 
 def lease_seconds(settings: Settings) -> float:
+    """How long a claimed delivery stays leased to one worker (twice the timeout, plus slack)."""
     return 2 * settings.webhook_timeout + 5
 
 
@@ -72,6 +73,7 @@ class Signers:
 
 
 def prepare(claimed: outbox.Claimed, signers: Signers) -> Job:
+    """The signed request for one claimed delivery (headers and CloudEvents body)."""
     event = message.Event(
         id=str(claimed.event_id),
         type=claimed.type,

@@ -59,6 +59,7 @@ def emit_many(conn: Connection, org_id: uuid.UUID, events: Sequence[NewEvent]) -
 
 
 def stale_event(record: staleness.StaleRecord) -> NewEvent:
+    """The `deployment.stale` event of a record that just went stale."""
     return NewEvent(
         STALE,
         f"deployment/{record.id}",

@@ -18,6 +18,7 @@ DEFAULT_LIMIT = 50
 
 
 def limit(value: int | None) -> int:
+    """A page size: `DEFAULT_LIMIT` when not given, else 1 to `MAX_LIMIT` (or InvalidInput)."""
     if value is None:
         return DEFAULT_LIMIT
     if not 1 <= value <= MAX_LIMIT:
@@ -26,10 +27,12 @@ def limit(value: int | None) -> int:
 
 
 def encode(key: Any) -> str:
+    """An opaque cursor for a keyset key (JSON, URL-safe base64)."""
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
 
 
 def decode(cursor: str | None, expected: type) -> Any:
+    """The keyset key of a cursor, checked to be of the `expected` type (InvalidInput otherwise)."""
     if cursor is None or cursor == "":
         return None
     try:

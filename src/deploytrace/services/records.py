@@ -125,10 +125,12 @@ def z(value: dt.datetime) -> str:
 
 
 def cursor_of(row: RecordRow) -> list[object]:
+    """The keyset key of a record in lists: (created_at, seq)."""
     return [z(row.created_at), row.seq]
 
 
 def decode_cursor(cursor: str | None) -> Cursor | None:
+    """The (created_at, seq) key of a records cursor (InvalidInput when malformed)."""
     key = pagination.decode(cursor, list)
     if key is None:
         return None

@@ -152,6 +152,7 @@ class SyncResult:
 
 
 def scope_name(value: str | None) -> str:
+    """A snapshot scope: `default` when not given, else printable text of at most 255 characters."""
     if value is None:
         return DEFAULT_SCOPE
     value = value.strip()

@@ -77,6 +77,7 @@ def create_org(conn: Connection, name: str, actor: str = "system") -> store.Org:
 
 def ensure_org(db: Database, name: str) -> store.Org:
     # Read first: the embedded CLI asks on every call, and it almost always exists.
+    """The organization of that name, created (with its built-in logical environments) if needed."""
     with db.read() as conn:
         org = store.get_org_by_name(conn, name)
     if org is not None:
@@ -152,6 +153,10 @@ def bearer_token(authorization: str | None) -> tuple[uuid.UUID, str]:
 
 
 def authenticate(db: Database, authorization: str | None) -> Actor:
+    """The Actor an `Authorization: Bearer` header stands for.
+
+    Unauthenticated for a missing, malformed, unknown, expired or revoked token.
+    """
     token_id, token = bearer_token(authorization)
     now = utcnow()
     with db.single() as conn:
@@ -190,6 +195,7 @@ def _info(row: store.Token) -> TokenInfo:
 def create_token(
     db: Database, actor: Actor, *, name: str, role: str, expires_in: str | None
 ) -> tuple[TokenInfo, str]:
+    """A new token (admin): its info and the secret, shown once; Conflict for a live name."""
     actor.require(Action.ADMIN)
     validation.dns_label(name, "token name")
     span = validation.duration(expires_in) if expires_in is not None else None
@@ -215,6 +221,7 @@ def create_token(
 
 
 def list_tokens(db: Database, actor: Actor, *, include_revoked: bool = False) -> list[TokenInfo]:
+    """The org's tokens (admin), never their secrets; revoked ones with `include_revoked`."""
     actor.require(Action.ADMIN)
     with db.read() as conn:
         return [
@@ -223,6 +230,7 @@ def list_tokens(db: Database, actor: Actor, *, include_revoked: bool = False) ->
 
 
 def revoke_token(db: Database, actor: Actor, name_or_id: str) -> TokenInfo:
+    """Revoke a live token by name or id (admin): refused from its next request on."""
     actor.require(Action.ADMIN)
     with db.write() as conn:
         row = store.find_live_token(conn, actor.org_id, name_or_id)

@@ -26,6 +26,7 @@ MAX_CI_FIELD = 2048
 
 
 def dns_label(value: str, what: str) -> str:
+    """SPEC §2: a DNS-1123 label (1-63 characters), else InvalidInput naming the rule."""
     if not (1 <= len(value) <= 63) or not _LABEL.match(value):
         raise InvalidInput(
             f"invalid {what} {value!r}: must be a DNS-1123 label "
@@ -35,6 +36,7 @@ def dns_label(value: str, what: str) -> str:
 
 
 def dns_subdomain(value: str, what: str) -> str:
+    """SPEC §2: a DNS-1123 subdomain (1-253 characters), else InvalidInput naming the rule."""
     if not (1 <= len(value) <= 253) or not all(_LABEL.match(part) for part in value.split(".")):
         raise InvalidInput(
             f"invalid {what} {value!r}: must be a DNS-1123 subdomain (1-253 characters: "
@@ -45,6 +47,7 @@ def dns_subdomain(value: str, what: str) -> str:
 
 
 def kind(value: str) -> str:
+    """SPEC §2: CONTAINER_IMAGE or HELM_CHART, any case in, upper case out."""
     upper = value.upper()
     if upper not in KINDS:
         raise InvalidInput(f"invalid kind {value!r}: must be CONTAINER_IMAGE or HELM_CHART")
@@ -52,6 +55,7 @@ def kind(value: str) -> str:
 
 
 def digest(value: str) -> str:
+    """SPEC §2: sha256:<64 hex> or sha512:<128 hex>, lower-cased."""
     lower = value.strip().lower()
     if not _DIGEST.match(lower):
         raise InvalidInput(
@@ -62,6 +66,7 @@ def digest(value: str) -> str:
 
 
 def input_status(value: str) -> str:
+    """SPEC §2: deployed or decommissioned (superseded is the system's to set)."""
     lower = value.lower()
     if lower == "superseded":
         raise InvalidInput(
@@ -73,6 +78,7 @@ def input_status(value: str) -> str:
 
 
 def text(value: str | None, what: str, max_len: int) -> str | None:
+    """Free text of at most `max_len` characters without control or invisible format characters."""
     if value is None:
         return None
     if len(value) > max_len:
@@ -93,6 +99,7 @@ def printable(value: str) -> bool:
 
 
 def description(value: str | None) -> str:
+    """A description: free text of at most 1024 characters ("" when not given)."""
     return text(value, "description", MAX_DESCRIPTION) or ""
 
 

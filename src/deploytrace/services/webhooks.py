@@ -90,6 +90,7 @@ def create(
 
 
 def list_webhooks(db: Database, actor: Actor) -> list[WebhookInfo]:
+    """The org's webhooks (admin), never their secrets."""
     actor.require(Action.ADMIN)
     with db.read() as conn:
         return [_info(h) for h in store.live(conn, actor.org_id)]
@@ -110,6 +111,7 @@ def _live(conn: Connection, actor: Actor, webhook_id: str) -> store.Webhook:
 
 
 def get(db: Database, actor: Actor, webhook_id: str) -> WebhookInfo:
+    """One webhook by id (admin); NotFound for another org's or a removed one."""
     actor.require(Action.ADMIN)
     with db.read() as conn:
         return _info(_live(conn, actor, webhook_id))
@@ -134,6 +136,21 @@ def remove(db: Database, actor: Actor, webhook_id: str) -> WebhookInfo:
     return _info(store.Webhook(**{**hook.__dict__, "removed_at": now}))
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt of an event to a webhook."""
+
+    event_id: uuid.UUID
+    type: str
+    subject: str
+    attempt: int
+    at: dt.datetime
+    status_code: int | None
+    error: str | None
+    delivered: bool
+    state: str  # the delivery now: pending, delivered, failed or cancelled
+
+
 def deliveries(
     db: Database,
     actor: Actor,
@@ -141,7 +158,7 @@ def deliveries(
     *,
     limit: int | None = None,
     cursor: str | None = None,
-) -> pagination.Page[outbox.AttemptRow]:
+) -> pagination.Page[Attempt]:
     """The webhook's delivery attempts, newest first (removed webhooks' too)."""
     actor.require(Action.ADMIN)
     size = pagination.limit(limit)
@@ -151,7 +168,24 @@ def deliveries(
         if hook is None:
             raise NotFound(f"webhook {webhook_id[:64]!r} not found")
         rows = outbox.attempts_page(conn, hook.id, before=before, limit=size + 1)
-    return pagination.page(rows, size, lambda a: a.id)
+    found = pagination.page(rows, size, lambda a: a.id)
+    return pagination.Page(
+        [
+            Attempt(
+                a.event_id,
+                a.type,
+                a.subject,
+                a.attempt,
+                a.at,
+                a.status_code,
+                a.error,
+                a.delivered,
+                a.state,
+            )
+            for a in found.items
+        ],
+        found.next_cursor,
+    )
 
 
 def start_test(db: Database, actor: Actor, webhook_id: str, lease: float) -> outbox.Claimed:
