@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from deploytrace.errors import InvalidInput, Unavailable
+from deploytrace.hosts import is_loopback
 from deploytrace.oci import RegistryCredentials, resolve
-from deploytrace.oci.transport import Transport, is_loopback
+from deploytrace.oci.transport import Transport
 from tests.support.registry import (
     FALLBACK_NAME,
     Artifacts,

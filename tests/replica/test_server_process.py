@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploytrace.cli.client import ApiClient, HttpTransport
+from deploytrace.cli.client import ApiClient
+from deploytrace.cli.http import HttpTransport
 from deploytrace.services import tenancy
 from deploytrace.storage.db import Database
 from tests.replica.conftest import PRIMARY, READ, Cluster

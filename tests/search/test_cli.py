@@ -8,7 +8,7 @@ import pytest
 
 from deploytrace.api.app import create_app
 from deploytrace.api.runtime import Runtime
-from deploytrace.cli.client import AsgiTransport
+from deploytrace.cli.embedded import AsgiTransport
 from deploytrace.services import tenancy
 from deploytrace.settings import Settings
 from deploytrace.storage.db import Database

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploytrace.cli import client as cli_client
+from deploytrace.cli import http as cli_http
 from deploytrace.cli import main as cli_main
 from deploytrace.settings import Settings
 from tests.support.api import ApiHarness
@@ -87,7 +87,7 @@ def test_every_api_answer_says_nosniff(api: ApiHarness) -> None:
 
 @pytest.fixture
 def fresh_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_client, "_warned_plain_http", False)
+    monkeypatch.setattr(cli_http, "_warned_plain_http", False)
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_the_cli_warns_before_a_token_crosses_plain_http(
     warned: bool,
 ) -> None:
     for _ in range(2):
-        cli_client.HttpTransport(url, token, 1.0)
+        cli_http.HttpTransport(url, token, 1.0)
     err = capsys.readouterr().err
     assert err.count("warning: sending the API token") == (1 if warned else 0), err
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from deploytrace.cli.client import AsgiTransport
+from deploytrace.cli.embedded import AsgiTransport
 from deploytrace.storage.db import Database
 from tests.support.statements import statement
 

@@ -53,9 +53,11 @@ class State:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from deploytrace.cli.client import ApiClient, HttpTransport
+            from deploytrace.cli.client import ApiClient
 
             if self.server:
+                from deploytrace.cli.http import HttpTransport
+
                 transport: Any = HttpTransport(self.server, self.token, self.settings.http_timeout)
             else:
                 from deploytrace.cli.embedded import embedded_transport

@@ -16,7 +16,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
@@ -149,7 +148,10 @@ def terminal_width() -> int | None:
         return int(columns)
     if not _isatty(sys.stdout):
         return None
-    return shutil.get_terminal_size().columns
+    try:  # os, not shutil: shutil imports the compression modules (start-up time)
+        return os.get_terminal_size(sys.stdout.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        return 80
 
 
 def short_digest(digest: str | None) -> str:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import httpx
 
 from deploytrace.errors import Unauthenticated, Unavailable
+from deploytrace.hosts import is_loopback
 from deploytrace.oci.credentials import Auth
-from deploytrace.oci.transport import Reply, Transport, host_of, is_loopback
+from deploytrace.oci.transport import Reply, Transport, host_of
 
 # `client_id` is mandatory in the OAuth2 refresh-token request; any name works.
 CLIENT_ID = "deploytrace"

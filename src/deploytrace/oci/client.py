@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import httpx
 
 from deploytrace.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
+from deploytrace.hosts import is_loopback
 from deploytrace.oci.auth import Target, authorization, denied, parse_challenges, pick
 from deploytrace.oci.credentials import Auth
 from deploytrace.oci.manifest import ACCEPT
 from deploytrace.oci.reference import DOCKER_HUB, Reference
-from deploytrace.oci.transport import ConnectionDropped, Reply, Transport, is_loopback
+from deploytrace.oci.transport import ConnectionDropped, Reply, Transport
 
 log = logging.getLogger(__name__)
 

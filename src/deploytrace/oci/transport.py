@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email.utils
 import functools
-import ipaddress
 import logging
 import os
 import socket
@@ -49,20 +48,6 @@ class ConnectionDropped(Unavailable):
     That is what a TLS-only port does with a plain-HTTP request, so callers
     probing a loopback registry take it as "speak HTTPS here".
     """
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (with or without a port)."""
-    if host.startswith("["):
-        host = host[1 : host.find("]")]
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def host_of(url: httpx.URL) -> str:
