@@ -1,5 +1,7 @@
-"""Embedded CLI: wall time of one `deploytrace deployment record` heartbeat (SQLite under
-$DEPLOYTRACE_HOME, the schema current) against `python3 -c pass`. Goal: <= 12x.
+"""CLI start-up: wall time of one embedded `deploytrace deployment record` heartbeat (SQLite
+under $DEPLOYTRACE_HOME, the schema current) and of one client-mode `deployment list`
+(DEPLOYTRACE_SERVER set, a local `deploytrace server`) against `python3 -c pass`.
+Goals (issue 15): heartbeat <= 40x, client-mode list <= 10x.
 
     python bench/embedded_cli.py [--source DIR] [--runs 20]
 
@@ -14,16 +16,21 @@ breakdown and a cProfile of one call.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pstats
+import re
 import shlex
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -54,6 +61,59 @@ def install(source: Path, venv: Path, rebuild: bool) -> Path:
             check=True,
         )
     return python
+
+
+GOALS = {"deployment record (installed)": 40.0, "deployment list (client mode)": 10.0}
+
+
+@contextlib.contextmanager
+def server(python: Path, home: Path) -> Iterator[dict[str, str]]:
+    """A `deploytrace server` of the venv on a free loopback port, over its own SQLite
+    database; yields the environment of a client-mode CLI talking to it."""
+    cli = str(python.parent / "deploytrace")
+    url = f"sqlite:///{home / 'server.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPLOYTRACE_")}
+    env["DEPLOYTRACE_HOME"] = str(home / "client-home")
+    done = subprocess.run(
+        [cli, "admin", "bootstrap", "--database-url", url, "--org", "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    token = re.search(r"dt_[A-Za-z0-9_-]+", done.stdout + done.stderr)
+    assert token, done.stdout
+    port = free_port()
+    proc = subprocess.Popen(
+        [cli, "server", "--port", str(port), "--database-url", url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.2)
+        yield {
+            **env,
+            "DEPLOYTRACE_SERVER": f"http://127.0.0.1:{port}",
+            "DEPLOYTRACE_TOKEN": token.group(0),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def record_args(python: Path) -> list[str]:
@@ -150,7 +210,10 @@ LAYERS = (
     ("deploytrace.cli.main", "the click CLI, before it dispatches"),
     ("sqlalchemy", "SQLAlchemy (core)"),
     ("deploytrace.services.deployments", "the record service: storage, SQLAlchemy tables"),
-    ("deploytrace.api.app", "the FastAPI app the embedded transport builds"),
+    ("deploytrace.api.app", "the FastAPI app factory, with no router yet"),
+    ("deploytrace.api.deployments", "the one router a heartbeat includes"),
+    ("deploytrace.cli.http", "the client-mode transport (http.client)"),
+    ("httpx", "httpx, which the client mode no longer imports"),
 )
 
 
@@ -207,6 +270,12 @@ def main() -> None:
             "deployment record (installed)": record,
         }
         medians = hyperfine(commands, env, a.runs)
+        listing = [str(python.parent / "deploytrace"), "deployment", "list"]
+        with server(python, home) as client_env:
+            medians.update(
+                hyperfine({"deployment list (client mode)": listing}, client_env, a.runs)
+            )
+            client_imports = importtime([str(python), *listing], client_env)
         editable = hyperfine(
             {"deployment record (editable)": [sys.executable, "-m", "deploytrace", *record[1:]]},
             editable_env,
@@ -217,7 +286,11 @@ def main() -> None:
         floors = layers(python, env, max(5, a.runs // 2))
 
     base = medians["python3 -c pass"]
-    ratio = medians["deployment record (installed)"] / base
+    verdicts = []
+    for name, goal in GOALS.items():
+        ratio = medians[name] / base
+        mark = "✅" if ratio <= goal else "❌"
+        verdicts.append(f"{name}: **{ratio:.1f}x** (goal ≤ {goal:g}x) {mark}")
     rows = [
         (name, f"{seconds * 1000:.1f}", f"{seconds / base:.1f}x")
         for name, seconds in {**medians, **editable}.items()
@@ -225,8 +298,10 @@ def main() -> None:
     text = "\n".join(
         [
             f"Median of {a.runs} runs (hyperfine -N, 3 warm-ups), the venv's own interpreter for "
-            "both; the heartbeat re-records the deployed digest in an existing SQLite database. "
-            f"**Ratio {ratio:.1f}x (goal ≤ 12x) {'✅' if ratio <= 12 else '❌'}**\n",
+            "all; the heartbeat re-records the deployed digest in an existing SQLite database; "
+            "the client-mode list asks a local `deploytrace server` (SQLite, nothing deployed). "
+            + "; ".join(verdicts)
+            + "\n",
             table(["command", "median ms", "vs python3 -c pass"], rows),
             f"\nShare of one heartbeat spent importing (cProfile, outermost `_find_and_load` "
             f"calls): **{100 * import_share:.0f}%**.\n",
@@ -240,14 +315,16 @@ def main() -> None:
                 ],
             ),
             "",
-            imports,
+            "Embedded heartbeat, " + imports,
+            "",
+            "Client-mode `deployment list`, " + client_imports,
             "\n<details><summary>cProfile of one heartbeat (sorted by cumulative time)</summary>"
             f"\n\n```\n{prof}\n```\n</details>",
         ]
     )
     print(text)
     if not a.no_results:
-        append_results("Embedded CLI (embedded_cli.py)", text)
+        append_results("CLI start-up (embedded_cli.py)", text)
 
 
 if __name__ == "__main__":

@@ -305,6 +305,9 @@ def _apply(
     scope = req.scope or DEFAULT_SCOPE
     space = _space(conn, actor, req)
     db.lock_key(conn, "space", org, space.environment_id, space.logical_environment_id)
+    # A snapshot without observed_at was observed when it is applied: read the clock
+    # after the lock, so that of concurrent syncs the one applied last is the newest, whole.
+    now = max(now, utcnow())
     at = req.observed_at or now
     last = snapshot_store.get_scope(
         conn, org, space.environment_id, space.logical_environment_id, scope
