@@ -86,6 +86,13 @@ async function send(url, init) {
 
 async function request(segments, params, options, accept) {
   const token = options.token ?? storedToken() ?? "";
+  if (!token) {
+    // Signed out while a view was still loading: its later requests are not sent (they
+    // could only be refused); the view was left, so nobody shows this error.
+    const error = new ApiError(401, "unauthenticated", "Signed out.");
+    error.handled = true;
+    throw error;
+  }
   try {
     return await send(apiUrl(segments, params), {
       method: "GET",
