@@ -60,6 +60,9 @@ NEVER_IN_A_HEARTBEAT = (
     "deploytrace.api.insight",
     "deploytrace.api.tenancy",
     "deploytrace.dashboard",
+    "deploytrace.policies.document",  # no policy attached: the Rego engine is not loaded
+    "deploytrace.policies.sandbox",
+    "yaml",
     "httpx",
     "sigstore",
     "regopy",

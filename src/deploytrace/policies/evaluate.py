@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploytrace.errors import PolicyViolation
 from deploytrace.policies import inputs
-from deploytrace.policies.document import PolicyDocument
-from deploytrace.policies.sandbox import Outcome, Sandbox, Task
+
+if TYPE_CHECKING:  # the engine's modules load only when a policy is evaluated
+    from deploytrace.policies.document import PolicyDocument
+    from deploytrace.policies.sandbox import Outcome, Sandbox, Task
 
 PASSED = "passed"
 SKIPPED = "skipped"
@@ -222,6 +224,8 @@ class _Plan:
         return index
 
     def add_task(self, entry: Any, input_index: int) -> int:
+        from deploytrace.policies.sandbox import Task
+
         self.tasks.append(Task(entry.module, input_index))
         return len(self.tasks) - 1
 

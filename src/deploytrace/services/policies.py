@@ -22,13 +22,12 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from deploytrace.errors import InvalidInput, NotFound
-from deploytrace.policies import document as documents
-from deploytrace.policies import inputs, sandbox
+from deploytrace.policies import inputs
 from deploytrace.policies.evaluate import (
     ADVISORY,
     ENFORCE,
@@ -48,6 +47,13 @@ from deploytrace.storage import environments as env_store
 from deploytrace.storage import policies as store
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
+
+if TYPE_CHECKING:
+    from deploytrace.policies import document as documents
+
+# The Rego engine's modules (policies.document with its YAML parser, policies.sandbox)
+# are imported where a policy is loaded or evaluated: a record where no policy is
+# attached, the common case, never pays for them (CLI start-up, bench/embedded_cli.py).
 
 __all__ = [
     "ADVISORY",
@@ -177,6 +183,9 @@ def add(db: Database, actor: Actor, content: bytes) -> AddResult:
     a document over 256 KiB or a malformed structure is refused with InvalidInput.
     """
     actor.require(Action.ADMIN)
+    from deploytrace.policies import document as documents
+    from deploytrace.policies import sandbox
+
     doc = documents.load(content, sandbox.shared())
     with db.write() as conn:
         db.lock_key(conn, "policy", actor.org_id, doc.name)
@@ -433,6 +442,8 @@ def check_many(
         deployed = store.deployed_in(conn, actor.org_id, digests)
     attached = _attached(rows)
     facts = _facts(targets, evidence, deployed)
+    from deploytrace.policies import sandbox
+
     return evaluate(attached, facts, sandbox.shared())
 
 
@@ -467,6 +478,8 @@ def evaluate_target(db: Database, actor: Actor, target: Target) -> Decision:
 def _attached(rows: list[store.GateRow]) -> list[Attached]:
     """One entry per policy: attached both to every environment and to this one, the
     stricter mode wins."""
+    from deploytrace.policies import document as documents
+
     merged: dict[str, store.GateRow] = {}
     for row in rows:
         seen = merged.get(row.name)
