@@ -60,6 +60,7 @@ NEVER_IN_A_HEARTBEAT = (
     "deploytrace.api.insight",
     "deploytrace.api.tenancy",
     "deploytrace.dashboard",
+    "deploytrace.services.attestations",  # pushing and verifying: not a heartbeat's business
     "deploytrace.policies.document",  # no policy attached: the Rego engine is not loaded
     "deploytrace.policies.sandbox",
     "yaml",

@@ -8,7 +8,7 @@ import datetime as dt
 from pydantic import BaseModel
 
 from deploytrace.services import artifacts
-from deploytrace.services.attestations import Verdict
+from deploytrace.services.verdicts import Verdict
 from deploytrace.vocabulary import ArtifactRole, VerificationStatus
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import Connection
 from deploytrace import digests
 from deploytrace.errors import InvalidInput, NotAttested, NotFound
 from deploytrace.services import pagination, prefixes
-from deploytrace.services.attestations import Verdict, verdict_of
 from deploytrace.services.context import Action, Actor
 from deploytrace.services.records import Record, cursor_of, decode_cursor
+from deploytrace.services.verdicts import Verdict, verdict_of
 from deploytrace.storage import artifacts as store
 from deploytrace.storage import deployments as deployment_store
 from deploytrace.storage.base import utcnow

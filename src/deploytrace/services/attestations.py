@@ -24,6 +24,7 @@ from deploytrace.errors import InvalidInput, NotFound
 from deploytrace.services import audit, pagination, prefixes, trust, validation
 from deploytrace.services import contents as contents_index
 from deploytrace.services.context import Action, Actor
+from deploytrace.services.verdicts import Verdict, verdict_of
 from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import attestations as store
 from deploytrace.storage import projects as project_store
@@ -44,17 +45,6 @@ MAX_ATTESTATIONS_PER_FILE = 500
 MAX_SIGNATURES_PER_ATTESTATION = 16
 # Lists show this many subjects of each attestation (and their count); describe shows all.
 LIST_SUBJECTS = 3
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What signature verification said when the attestation was pushed (or re-checked)."""
-
-    status: VerificationStatus
-    method: str | None
-    identity: str | None  # key:NAME, or the certificate's signer
-    key_fingerprint: str | None  # of the trusted key behind a key:NAME identity
-    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -113,17 +103,6 @@ class Recheck:
     digest: str
     stored: Verdict
     current: Verdict
-
-
-def verdict_of(row: store.AttestationRow) -> Verdict:
-    """The verdict a stored attestation carries."""
-    return Verdict(
-        VerificationStatus(row.verification_status),
-        row.verification_method,
-        row.verification_identity,
-        row.verification_key_fingerprint,
-        row.verification_reason,
-    )
 
 
 def _subject(raw: dict[str, Any]) -> Subject:
