@@ -12,13 +12,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import deploytrace.storage.deployments
-import deploytrace.storage.environments
-import deploytrace.storage.snapshots
-import deploytrace.storage.tenancy  # noqa: F401  (registers tables)
 from deploytrace.storage import migrate
-from deploytrace.storage.base import metadata
 from deploytrace.storage.db import Database
+from tests.support.schema import all_tables
+
+metadata = all_tables()
 
 
 def test_head_constant_matches_the_migration_scripts() -> None:

@@ -12,11 +12,11 @@ from alembic.config import Config
 
 from deploytrace.services import attestations
 from deploytrace.storage import migrate
-from deploytrace.storage.base import metadata
 from deploytrace.storage.db import Database
 from tests.support.api import ApiHarness
 from tests.support.cli import CliRunner
 from tests.support.digests import digest
+from tests.support.schema import all_tables
 from tests.support.statements import statement
 
 SHOWN = attestations.LIST_SUBJECTS
@@ -74,7 +74,7 @@ def _alembic(db: Database, revision: str) -> None:
 def test_the_migration_fills_counts_and_heads_of_stored_attestations(database_url: str) -> None:
     db = Database(database_url)
     with db.engine.begin() as conn:
-        metadata.drop_all(conn)
+        all_tables().drop_all(conn)
         conn.exec_driver_sql("DROP TABLE alembic_version")
     _alembic(db, "0004")
     org = "0190c8a4-0000-7000-8000-000000000001"

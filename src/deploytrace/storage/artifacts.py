@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     ColumnElement,
@@ -25,8 +26,11 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
+    cast,
     exists,
+    func,
     insert,
+    literal,
     or_,
     select,
     tuple_,
@@ -218,20 +222,32 @@ def attested_with_prefix(conn: Connection, org_id: uuid.UUID, prefix: str) -> li
 
 def attested_among(conn: Connection, org_id: uuid.UUID, digests: list[str], kind: str) -> set[str]:
     """Which of `digests` are attested for `kind` (`is_attested` for many at once)."""
-    found: set[str] = set()
     unique = sorted(set(digests))
-    for i in range(0, len(unique), 500):
+    if not unique:
+        return set()
+    attesting = (
+        r.c.org_id == org_id,
+        r.c.role.in_(ATTESTING_ROLES),
+        or_(r.c.material_type.is_(None), r.c.material_type == kind),
+    )
+    if conn.dialect.name == "postgresql":
+        # One array parameter joined as a set: a prepared IN list of hundreds of
+        # parameters gets a generic plan that checks every row against every parameter
+        # (no hashing for parameters), 0.2 s per 500 digests over 10,000 references.
+        wanted = select(
+            func.unnest(cast(literal(unique, ARRAY(String)), ARRAY(String))).label("digest")
+        ).subquery("wanted")
         query = (
             select(r.c.digest)
-            .where(
-                r.c.org_id == org_id,
-                r.c.digest.in_(unique[i : i + 500]),
-                r.c.role.in_(ATTESTING_ROLES),
-                or_(r.c.material_type.is_(None), r.c.material_type == kind),
-            )
+            .join(wanted, r.c.digest == wanted.c.digest)
+            .where(*attesting)
             .distinct()
         )
-        found.update(conn.scalars(query))
+        return set(conn.scalars(query))
+    found: set[str] = set()
+    for i in range(0, len(unique), 500):
+        query = select(r.c.digest).where(r.c.digest.in_(unique[i : i + 500]), *attesting)
+        found.update(conn.scalars(query.distinct()))
     return found
 
 

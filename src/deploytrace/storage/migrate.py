@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest revision in migrations/versions; a test keeps the two in step.
-HEAD = "0011"
+HEAD = "0012"
 
 _LOCK_KEY = 0x6465706C6F79  # "deploy": the advisory lock id for upgrades on PostgreSQL
 # Alembic's `context` is process-global: upgrades in one process must not overlap.
