@@ -478,7 +478,7 @@ def capture_requests(
 
     from deploytrace.api.app import create_app
     from deploytrace.api.runtime import Runtime
-    from deploytrace.cli.client import AsgiTransport
+    from deploytrace.cli.embedded import AsgiTransport
     from deploytrace.settings import Settings
     from deploytrace.storage.db import Database
 

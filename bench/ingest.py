@@ -86,7 +86,7 @@ class InProcess:
     def transport(self) -> Any:
         from deploytrace.api.app import create_app
         from deploytrace.api.runtime import Runtime
-        from deploytrace.cli.client import AsgiTransport
+        from deploytrace.cli.embedded import AsgiTransport
         from deploytrace.services import tenancy
 
         self.round += 1

@@ -121,7 +121,7 @@ def capture_product(url: str, token: str, show: bool) -> dict[str, Any]:
 
     from deploytrace.api.app import create_app
     from deploytrace.api.runtime import Runtime
-    from deploytrace.cli.client import AsgiTransport
+    from deploytrace.cli.embedded import AsgiTransport
     from deploytrace.settings import Settings
     from deploytrace.storage.db import Database
 

@@ -164,10 +164,24 @@ def load(dsn: str, components: int, per_artifact: int, seed: int = 7) -> dict[st
                         (org, d, seq, LOG4SHELL, LOG4SHELL, "critical", "log4j-core", "maven",
                          "org.apache.logging.log4j", "2.14.1", f"{LOG4J}@2.14.1", "log4j-core")
                     )  # fmt: skip
+        first = now - dt.timedelta(days=365)
         with conn.cursor().copy(
-            "COPY deployment_records (id, org_id, environment_id, logical_environment_id, "
-            "deployment_name, kind, artifact_digest, artifact_name, artifact_version, status, "
-            "created_at, updated_at, last_seen_at, ended_at, recorded_by) FROM STDIN"
+            "COPY deployment_slots (org_id, environment_id, logical_environment_id, "
+            "deployment_name, kind, created_at) FROM STDIN"
+        ) as slots:
+            for k in range(artifacts):
+                slots.write_row((org, env, lenv, f"svc-{k}", "CONTAINER_IMAGE", first))
+        slot_ids = dict(
+            conn.execute(
+                "SELECT deployment_name, id FROM deployment_slots WHERE environment_id = %s",
+                (env,),
+            ).fetchall()
+        )
+        with conn.cursor().copy(
+            "COPY deployment_records (id, org_id, slot_id, environment_id, "
+            "logical_environment_id, deployment_name, kind, artifact_digest, artifact_name, "
+            "artifact_version, status, ended_reason, created_at, updated_at, last_seen_at, "
+            "ended_at, recorded_by) FROM STDIN"
         ) as records:
             for k in range(artifacts):
                 created = now - dt.timedelta(days=365) + dt.timedelta(seconds=k * 60)
@@ -175,8 +189,9 @@ def load(dsn: str, components: int, per_artifact: int, seed: int = 7) -> dict[st
                 deployed += live
                 ended = None if live else created + dt.timedelta(hours=1)
                 records.write_row(
-                    (uuid.uuid4(), org, env, lenv, f"svc-{k}", "CONTAINER_IMAGE", artifact(k),
-                     f"ghcr.io/acme/app-{k}", "1.0.0", "deployed" if live else "superseded",
+                    (uuid.uuid4(), org, slot_ids[f"svc-{k}"], env, lenv, f"svc-{k}",
+                     "CONTAINER_IMAGE", artifact(k), f"ghcr.io/acme/app-{k}", "1.0.0",
+                     "deployed" if live else "superseded", None if live else "superseded",
                      created, ended or created, ended or created, ended, "bench")
                 )  # fmt: skip
         with conn.cursor().copy(
