@@ -180,12 +180,21 @@ class Postgres:
     """A throwaway server (tests/support/postgres.py) with pg_stat_statements loaded;
     `durable`: fsync and synchronous commit on (the tests' servers run without)."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, replication: bool = False) -> None:
         bindir = find_bin()
         if bindir is None:
             raise SystemExit("PostgreSQL binaries not found: apt-get install postgresql")
         self.durable = durable
-        self.server = PostgresServer(bindir, durable=durable)
+        self.server = PostgresServer(bindir, durable=durable, replication=replication)
+        self.standby: PostgresServer | None = None
+
+    def start_standby(self) -> PostgresServer:
+        """A hot standby streaming from this server (made with `replication=True`), the
+        tests' fixture (tests/support/postgres.py); destroyed with this server."""
+        from tests.support.postgres import start_standby
+
+        self.standby = start_standby(self.server)
+        return self.standby
 
     def __enter__(self) -> Postgres:
         self.server.init()
@@ -197,6 +206,8 @@ class Postgres:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.standby is not None:
+            self.standby.destroy()
         self.server.destroy()
 
     def create_database(self) -> str:
@@ -299,10 +310,12 @@ class Server:
         workers: int = 1,
         env: dict[str, str] | None = None,
         kind: str = "uvicorn",
+        read_url: str | None = None,
     ) -> None:
         if kind not in SERVERS:
             raise SystemExit(f"unknown server {kind!r}: one of {', '.join(SERVERS)}")
         self.url = url
+        self.read_url = read_url
         self.workers = workers
         self.kind = kind
         self.port = free_port()
@@ -325,8 +338,11 @@ class Server:
                 str(self.workers),
                 "--log-level",
                 "warning",
+                *(["--database-read-url", self.read_url] if self.read_url else []),
             ]
         self.env["DEPLOYTRACE_DATABASE_URL"] = self.url
+        if self.read_url:
+            self.env["DEPLOYTRACE_DATABASE_READ_URL"] = self.read_url
         # As `deploytrace server` does: the workers' metrics in one directory.
         self.env.setdefault(
             "PROMETHEUS_MULTIPROC_DIR", str(out_dir("metrics") / f"server-{self.port}")
