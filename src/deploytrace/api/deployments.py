@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from deploytrace.api import threads
 from deploytrace.api.deps import DB, Caller, CurrentCaller
 from deploytrace.api.errors import responses
 from deploytrace.api.evidence_schema import Evidence
@@ -75,7 +75,7 @@ async def record(body: RecordIn, db: DB, caller: CurrentCaller) -> Response:
     # One thread-pool trip per request: a plain `def` endpoint would take a second one,
     # FastAPI validating the returned model in the pool again. The answer is serialized
     # here, once, from the model built for it.
-    return await run_in_threadpool(_record, body, db, caller)
+    return await threads.run(_record, body, db, caller)
 
 
 def _record(body: RecordIn, db: Database, caller: Caller) -> Response:
