@@ -54,6 +54,8 @@ NENV = 8
 PHASES_SQL = ("supersede", "heartbeat")
 # Goals with `deploytrace server --workers 2`: records/s divided by the baseline's.
 GOALS = {"supersede": 0.25, "heartbeat": 0.35}
+# How the capture marks a statement that goes to the server together with COMMIT.
+PIPELINED = " -- (sent with the COMMIT, one round trip)"
 
 
 @dataclass
@@ -181,6 +183,19 @@ def capture_product(url: str, token: str, show: bool) -> dict[str, Any]:
     def _checkout(*args: Any) -> None:
         log.append(checkout)
 
+    # Since round 2 the audit append goes to the server with COMMIT, on the driver's
+    # connection (storage/db.py execute_and_commit): no SQLAlchemy event sees it.
+    from deploytrace.storage import audit as audit_store
+
+    pipelined = getattr(audit_store, "execute_and_commit", None)
+    if pipelined is not None:
+
+        def logged(conn: Any, statement: Any, params: Any) -> int:
+            log.append(" ".join(str(statement).split()) + PIPELINED)
+            return int(pipelined(conn, statement, params))
+
+        audit_store.execute_and_commit = logged  # type: ignore[attr-defined]
+
     found: dict[str, Any] = {}
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for label, d in (("create", 1), ("supersede", 2), ("heartbeat", 2)):
@@ -198,6 +213,7 @@ def capture_product(url: str, token: str, show: bool) -> dict[str, Any]:
         sent = [x for x in log if not x.startswith("(")]
         found[label] = {
             "statements": len(sent),
+            "round trips": len(sent) - sum(1 for x in sent if x.endswith(PIPELINED)),
             "transactions": sum(1 for x in sent if x == "BEGIN"),
             "autocommit": sum(1 for x in log if x == "(autocommit: no BEGIN)"),
             "checkouts": sum(1 for x in log if x.startswith("(pool")),
@@ -702,7 +718,8 @@ def report(
         table(
             [
                 "request",
-                "statements (= round trips)",
+                "statements (BEGIN, COMMIT included)",
+                "round trips",
                 "transactions (BEGIN ... COMMIT)",
                 "autocommit units",
                 "baseline",
@@ -712,6 +729,7 @@ def report(
                 (
                     k,
                     v["statements"],
+                    v["round trips"],
                     v["transactions"],
                     v["autocommit"],
                     len(baseline_sql.statements(k)) if k in PHASES_SQL else "-",
@@ -724,10 +742,18 @@ def report(
     for mode in PHASES_SQL:
         body.append(f"\n<details><summary>The product's statements of one {mode}</summary>\n")
         body.append("```")
-        body += [f"{i + 1:2d}. {line[:200]}" for i, line in enumerate(captured[mode]["sent"])]
+        body += [
+            f"{i + 1:2d}. {line[:200]}{PIPELINED if line.endswith(PIPELINED) else ''}"
+            for i, line in enumerate(captured[mode]["sent"])
+        ]
         body.append("```\n</details>")
     for p in phases:
-        if p.name in ("API 2 proc supersede", "API 2 proc heartbeat", "psycopg supersede"):
+        if p.name in (
+            "API 1 proc supersede",
+            "API 2 proc supersede",
+            "API 2 proc heartbeat",
+            "psycopg supersede",
+        ):
             body.append(
                 f"\n<details><summary>pg_stat_statements, {p.name} (calls per record)</summary>\n"
             )

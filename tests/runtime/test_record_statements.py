@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from deploytrace.storage.db import Database
@@ -40,10 +41,14 @@ def test_a_supersede_without_policies_is_seven_statements(api: ApiHarness) -> No
         r = api.record(digest=D2)
     assert r.status == 201 and r.json()["action"] == "superseded_previous"
     # The heartbeat attempt, the look-ups, the slot lock, the active record, ending
-    # it, the new record, the audit entries (one statement on PostgreSQL; on SQLite,
-    # which needs no slot lock, the head, the entries and the head again).
-    expected = 7 if api.db.is_postgres else 8
+    # it, the new record, and the audit entries: on PostgreSQL one statement that goes
+    # to the server with COMMIT on the driver's connection (no SQLAlchemy event sees
+    # it); on SQLite, which needs no slot lock, the head, the entries and the head again.
+    expected = 6 if api.db.is_postgres else 8
     assert len(sent) == expected, "\n".join(sent)
+    entries = api.get("/v1/audit", params={"limit": 2}).json()["items"]
+    assert {e["action"] for e in entries} == {"deployment.created", "deployment.superseded"}
+    assert api.get("/v1/audit/verify").json()["intact"] is True
     assert not any("policy_versions" in s for s in sent)  # the gate never ran
     assert sum("policy_attachments" in s for s in sent) == 1  # asked in the look-up
     assert not any(s.startswith("SELECT api_tokens") for s in sent)  # verified a moment ago
@@ -60,3 +65,22 @@ def test_promotion_is_decided_by_the_insert(api: ApiHarness) -> None:
     assert production["promotion"] is None
     # D2 never ran in staging.
     assert api.record(digest=D2).json()["promotion"] == {"skipped": "staging"}
+
+
+def test_without_an_audit_head_nothing_is_committed(api: ApiHarness) -> None:
+    """The audit append is the transaction's last statement and, on PostgreSQL, goes
+    with COMMIT: when it cannot chain (no head), the whole record is refused."""
+    from sqlalchemy import delete, exc
+
+    from deploytrace.storage.audit import audit_heads
+
+    api.env("k8s-east")
+    api.attest(D1, D2)
+    assert api.record(digest=D1).status == 201
+    with api.db.write() as conn:
+        conn.execute(delete(audit_heads))
+    # The harness re-raises what the server answers 500 for.
+    with pytest.raises((LookupError, exc.IntegrityError)):
+        api.record(digest=D2)
+    items = api.get("/v1/deployments", params={"history": True}).json()["items"]
+    assert [(i["artifact"]["digest"], i["status"]) for i in items] == [(D1, "deployed")]

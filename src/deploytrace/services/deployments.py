@@ -200,7 +200,7 @@ def _record(
             result = _deploy(conn, actor, slot, req, ids, active, latest, now, policy)
         else:
             result = _decommission(conn, slot, req, active, latest, now, stale_after)
-        _audit(conn, actor, slot, result)
+        _audit(conn, actor, slot, result)  # the transaction's last statement, with COMMIT
     return result
 
 
@@ -375,7 +375,7 @@ def _audit(conn: Connection, actor: Actor, slot: store.Slot, result: RecordResul
                     },
                 )
             )
-    audit.append_many(conn, actor.org_id, actor.name, entries)
+    audit.append_many(conn, actor.org_id, actor.name, entries, commit=True)
 
 
 def created_change(slot_label: str, row: Record) -> audit.Change:
