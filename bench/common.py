@@ -177,13 +177,24 @@ def rss_mib(pid: int) -> float:
 
 
 class Postgres:
-    """A throwaway server (tests/support/postgres.py) with pg_stat_statements loaded."""
+    """A throwaway server (tests/support/postgres.py) with pg_stat_statements loaded;
+    `durable`: fsync and synchronous commit on (the tests' servers run without)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False, replication: bool = False) -> None:
         bindir = find_bin()
         if bindir is None:
             raise SystemExit("PostgreSQL binaries not found: apt-get install postgresql")
-        self.server = PostgresServer(bindir)
+        self.durable = durable
+        self.server = PostgresServer(bindir, durable=durable, replication=replication)
+        self.standby: PostgresServer | None = None
+
+    def start_standby(self) -> PostgresServer:
+        """A hot standby streaming from this server (made with `replication=True`), the
+        tests' fixture (tests/support/postgres.py); destroyed with this server."""
+        from tests.support.postgres import start_standby
+
+        self.standby = start_standby(self.server)
+        return self.standby
 
     def __enter__(self) -> Postgres:
         self.server.init()
@@ -195,6 +206,8 @@ class Postgres:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.standby is not None:
+            self.standby.destroy()
         self.server.destroy()
 
     def create_database(self) -> str:
@@ -280,36 +293,107 @@ def free_port() -> int:
     return pick()
 
 
-class Server:
-    """`deploytrace server` on loopback (`workers` uvicorn processes on one port)."""
+# How a server may be run (record_rate.py --server): `deploytrace server` itself (uvicorn,
+# which picks uvloop and httptools when installed, as uvicorn[standard] does), uvicorn on
+# the stdlib loop and h11, or granian; the last two serve the same app factory.
+SERVERS = ("uvicorn", "uvicorn-asyncio-h11", "granian")
 
-    def __init__(self, url: str, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+
+class Server:
+    """`deploytrace server` on loopback (`workers` processes on one port); `kind` another
+    ASGI server for the same app (SERVERS; the database must be migrated already)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        kind: str = "uvicorn",
+        read_url: str | None = None,
+    ) -> None:
+        if kind not in SERVERS:
+            raise SystemExit(f"unknown server {kind!r}: one of {', '.join(SERVERS)}")
         self.url = url
+        self.read_url = read_url
         self.workers = workers
+        self.kind = kind
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = out_dir("logs") / f"server-{self.port}.log"
+
+    def command(self) -> list[str]:
+        if self.kind == "uvicorn":
+            return [
+                *deploytrace_cmd(),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--database-url",
+                self.url,
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+                *(["--database-read-url", self.read_url] if self.read_url else []),
+            ]
+        self.env["DEPLOYTRACE_DATABASE_URL"] = self.url
+        if self.read_url:
+            self.env["DEPLOYTRACE_DATABASE_READ_URL"] = self.read_url
+        # As `deploytrace server` does: the workers' metrics in one directory.
+        self.env.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", str(out_dir("metrics") / f"server-{self.port}")
+        )
+        Path(self.env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        target = "deploytrace.api.app:server_app"
+        if self.kind == "granian":
+            return [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+                target,
+            ]
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--loop",
+            "asyncio",
+            "--http",
+            "h11",
+            "--log-level",
+            "warning",
+            "--no-server-header",
+            target,
+        ]
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Server:
-        cmd = [
-            *deploytrace_cmd(),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--database-url",
-            self.url,
-            "--workers",
-            str(self.workers),
-            "--log-level",
-            "warning",
-        ]
+        cmd = self.command()
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=self.env)
         deadline = time.monotonic() + 60
@@ -340,7 +424,7 @@ class Server:
 
     def serving_pids(self) -> list[int]:
         assert self.proc is not None
-        if self.workers == 1:
+        if self.workers == 1 and self.kind != "granian":  # granian always forks its workers
             return [self.proc.pid]
         return [p for p in descendants(self.proc.pid) if p != self.proc.pid and _is_python(p)]
 

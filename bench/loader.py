@@ -283,8 +283,9 @@ def _load_records(
     ids = [uuid7(int(t.timestamp() * 1000), rnd) for t in times]
     digest_of = [HOT_DIGEST if i in hot else artifact(rnd.randrange(pool)) for i in range(records)]
     decommissioned = {s for s in range(slots) if s % 20 == 7}
+    slot_ids = _load_slots(conn, org_id, env_ids, logical, slots, times, first_records(order))
     columns = (
-        "id, org_id, environment_id, logical_environment_id, deployment_name, kind, "
+        "id, org_id, slot_id, environment_id, logical_environment_id, deployment_name, kind, "
         "artifact_digest, artifact_name, artifact_version, status, created_at, updated_at, "
         "last_seen_at, ended_at, superseded_by, heartbeats, recorded_by"
     )
@@ -304,6 +305,7 @@ def _load_records(
                 (
                     ids[i],
                     org_id,
+                    slot_ids[s],
                     env_ids[s % ENVIRONMENTS],
                     logical[(s // ENVIRONMENTS) % 3],
                     f"svc-{s // (ENVIRONMENTS * 3):05d}",
@@ -321,6 +323,53 @@ def _load_records(
                     "ci-bot",
                 )
             )
+
+
+def first_records(order: list[int]) -> dict[int, int]:
+    """slot -> the index of its first record."""
+    first: dict[int, int] = {}
+    for i, s in enumerate(order):
+        first.setdefault(s, i)
+    return first
+
+
+def _slot_key(s: int) -> tuple[int, int, str]:
+    """Slot s: its environment, its logical environment (indexes) and its name."""
+    return s % ENVIRONMENTS, (s // ENVIRONMENTS) % 3, f"svc-{s // (ENVIRONMENTS * 3):05d}"
+
+
+def _load_slots(
+    conn: psycopg.Connection[Any],
+    org_id: uuid.UUID,
+    env_ids: list[uuid.UUID],
+    logical: list[uuid.UUID],
+    slots: int,
+    times: list[dt.datetime],
+    first: dict[int, int],
+) -> dict[int, int]:
+    """COPY one deployment_slots row per slot (created with its first record); their ids."""
+    with conn.cursor().copy(
+        "COPY deployment_slots (org_id, environment_id, logical_environment_id, "
+        "deployment_name, kind, created_at) FROM STDIN"
+    ) as copy:
+        for s in range(slots):
+            e, le, name = _slot_key(s)
+            copy.write_row(
+                (org_id, env_ids[e], logical[le], name, "CONTAINER_IMAGE", times[first[s]])
+            )
+    found = {
+        (e, le, name): sid
+        for sid, e, le, name in conn.execute(
+            "SELECT id, environment_id, logical_environment_id, deployment_name "
+            "FROM deployment_slots WHERE org_id = %s",
+            (org_id,),
+        )
+    }
+    result = {}
+    for s in range(slots):
+        e, le, name = _slot_key(s)
+        result[s] = int(found[env_ids[e], logical[le], name])
+    return result
 
 
 def main() -> None:

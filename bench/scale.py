@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -45,9 +46,11 @@ from common import (
 ENDPOINTS = ("active", "history", "deployment describe", "artifact describe")
 
 
-def cursor(seq: int) -> str:
-    """The product's keyset cursor (services/pagination.py): base64url of the JSON key."""
-    return base64.urlsafe_b64encode(json.dumps(seq).encode()).decode()
+def cursor(created_at: dt.datetime, seq: int) -> str:
+    """The product's keyset cursor of record lists (services/records.py cursor_of,
+    services/pagination.py): base64url of the JSON key [created_at, seq]."""
+    at = created_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return base64.urlsafe_b64encode(json.dumps([at, seq], separators=(",", ":")).encode()).decode()
 
 
 def requests_for(
@@ -64,10 +67,10 @@ def requests_for(
             (prod[0],),
         ).fetchone()  # type: ignore[misc]
         span = hi - lo
-        seqs = [
-            int(r[0])
+        keys = [
+            (r[1], int(r[0]))
             for r in conn.execute(
-                "SELECT seq FROM deployment_records WHERE logical_environment_id = %s "
+                "SELECT seq, created_at FROM deployment_records WHERE logical_environment_id = %s "
                 "AND seq BETWEEN %s AND %s ORDER BY random() LIMIT %s",
                 (prod[0], lo + span * 4 // 10, lo + span * 6 // 10, n),
             )
@@ -84,8 +87,8 @@ def requests_for(
     return {
         "active": [("/v1/deployments", base)] * n,
         "history": [
-            ("/v1/deployments", {**base, "history": "true", "cursor": cursor(s)})
-            for s in (seqs * (n // max(1, len(seqs)) + 1))[:n]
+            ("/v1/deployments", {**base, "history": "true", "cursor": cursor(*k)})
+            for k in (keys * (n // max(1, len(keys)) + 1))[:n]
         ],
         "deployment describe": [(f"/v1/deployments/{i}", {}) for i in (ids * n)[:n]],
         "artifact describe": [(f"/v1/artifacts/{hot}", {})] * n,

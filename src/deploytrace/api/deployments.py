@@ -8,12 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from deploytrace.api.deps import DB, CurrentCaller
+from deploytrace.api import threads
+from deploytrace.api.deps import DB, Caller, CurrentCaller
 from deploytrace.api.errors import responses
 from deploytrace.api.evidence_schema import Evidence
 from deploytrace.api.records import DeploymentRecord, Previous
 from deploytrace.services import deployments
 from deploytrace.services.records import CiRun
+from deploytrace.storage.db import Database
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
 _errors = responses(401, 403, 404, 409, 413, 422, 503)
@@ -65,20 +67,33 @@ class RecordList(BaseModel):
 
 @router.post(
     "",
+    response_model=RecordOut,
     responses={**_errors, 201: {"model": RecordOut, "description": "A new record was created"}},
 )
-def record(body: RecordIn, response: Response, db: DB, caller: CurrentCaller) -> RecordOut:
+async def record(body: RecordIn, db: DB, caller: CurrentCaller) -> Response:
     """Record that an artifact is running in a slot (or was decommissioned from it)."""
+    # One thread-pool trip per request: a plain `def` endpoint would take a second one,
+    # FastAPI validating the returned model in the pool again. The answer is serialized
+    # here, once, from the model built for it.
+    return await threads.run(_record, body, db, caller)
+
+
+def _record(body: RecordIn, db: Database, caller: Caller) -> Response:
     fields = body.model_dump(exclude={"ci"})
     ci = CiRun(**body.ci.model_dump()) if body.ci else None
-    result = deployments.record(db, caller.actor(), deployments.RecordRequest(**fields, ci=ci))
-    response.status_code = 201 if result.created else 200
-    return RecordOut.model_validate(
+    request = deployments.RecordRequest(**fields, ci=ci)
+    result = deployments.record(db, caller.recent_actor(), request)
+    out = RecordOut.model_validate(
         {
             **DeploymentRecord.fields_of(result.record),
             "action": result.action.value,
             "previous": Previous.of(result.previous),
         }
+    )
+    return Response(
+        out.model_dump_json(),
+        status_code=201 if result.created else 200,
+        media_type="application/json",
     )
 
 

@@ -70,9 +70,18 @@ def append(
     append_many(conn, org_id, actor, [Change(action, target, dict(details or {}))])
 
 
-def append_many(conn: Connection, org_id: uuid.UUID, actor: str, changes: list[Change]) -> None:
+def append_many(
+    conn: Connection,
+    org_id: uuid.UUID,
+    actor: str,
+    changes: list[Change],
+    *,
+    commit: bool = False,
+) -> None:
     """Append entries in order (call it last in the transaction: the organization's
-    head is locked from here to COMMIT, the one point where its audited writes queue)."""
+    head is locked from here to COMMIT, the one point where its audited writes queue).
+    `commit`: COMMIT the transaction with the append, in the same round trip (nothing
+    may follow it in the transaction)."""
     now = utcnow()
     store.append(
         conn,
@@ -88,6 +97,7 @@ def append_many(conn: Connection, org_id: uuid.UUID, actor: str, changes: list[C
             )
             for c in changes
         ],
+        commit=commit,
     )
 
 

@@ -37,6 +37,10 @@ class Actor:
     name: str
     role: Role
     token_id: uuid.UUID | None = None
+    # The token was verified by this process a moment ago but not yet on this request
+    # (tenancy.recently_verified): whoever accepts such an actor must confirm in its own
+    # first statement that the token is still live (storage.tenancy.TOKEN_LIVE).
+    unconfirmed: bool = False
 
     def require(self, action: Action) -> None:
         if action not in _ALLOWED[self.role]:

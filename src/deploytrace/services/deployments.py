@@ -25,12 +25,21 @@ from deploytrace.errors import (
     NotFound,
     StaleReport,
 )
-from deploytrace.services import artifacts, audit, pagination, policies, prefixes, validation
+from deploytrace.services import (
+    artifacts,
+    audit,
+    pagination,
+    policies,
+    prefixes,
+    tenancy,
+    validation,
+)
 from deploytrace.services.context import Action, Actor, Role
 from deploytrace.services.records import CiRun, Record, cursor_of, decode_cursor, z
 from deploytrace.storage import artifacts as artifact_store
 from deploytrace.storage import deployments as store
 from deploytrace.storage import environments as env_store
+from deploytrace.storage import record_path as lookup
 from deploytrace.storage.base import new_id, utcnow
 from deploytrace.storage.db import Database
 from deploytrace.vocabulary import EndedReason, RecordAction, Status
@@ -103,39 +112,83 @@ class RecordResult:
         return self.action in (RecordAction.CREATED, RecordAction.SUPERSEDED_PREVIOUS)
 
 
+class _Again(Exception):
+    """Leave the write transaction (rolled back) to do something outside it, then retry:
+    confirm the token (`confirm`) or run the policy gate."""
+
+    def __init__(self, *, confirm: bool) -> None:
+        super().__init__()
+        self.confirm = confirm
+
+
 def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
     """Apply one report to its slot (SPEC §3 table, §7 order rules) and say what it did.
 
     Raises NotFound (unknown environment or logical environment, unattested
     artifact, nothing to decommission), Conflict (decommissioning another digest),
     StaleReport (a state change observed before the slot's latest observation),
-    InvalidInput, Forbidden.
+    InvalidInput, Forbidden. Accepts an `unconfirmed` actor (tenancy.recently_verified):
+    its token is confirmed by the first statement that does the work, and the request
+    is refused with Unauthenticated if it is no longer live.
     """
     actor.require(Action.WRITE)
     now = utcnow()
+    if actor.unconfirmed and prefixes.digest_prefix(request.digest) is not None:
+        actor = tenancy.confirm(db, actor)  # the prefix is resolved in a read of its own
     req = _whole_digest(db, actor, request).validated(now)
     if req.override_reason is not None and actor.role is not Role.ADMIN:
         raise Forbidden("only an admin may record despite a policy (--override-reason)")
-    policy: dict[str, Any] | None = None
     if req.status == Status.DEPLOYED:
         # The common case, a pipeline re-recording what runs, is one statement.
         with db.single(write=True) as conn:
             beat = _heartbeat(conn, actor, req, now)
         if beat is not None:
             return beat
-        # Not a heartbeat: a record is about to be created, so the policies decide,
-        # evaluated before the write transaction holds any lock.
+    policy: dict[str, Any] | None = None
+    gated = False
+    while True:
+        try:
+            return _record(db, actor, req, now, policy, gated=gated)
+        except _Again as again:
+            if again.confirm:
+                actor = tenancy.confirm(db, actor)  # refuses a revoked or expired token
+                continue
+        # The transaction's first statement found the token live.
+        actor = replace(actor, unconfirmed=False)
+        # A policy is attached where the record would be created: the policies
+        # decide, evaluated outside the write transaction (no lock held meanwhile).
         policy = _gate(db, actor, req)
+        gated = True
+
+
+def _record(
+    db: Database,
+    actor: Actor,
+    req: RecordRequest,
+    now: dt.datetime,
+    policy: dict[str, Any] | None,
+    *,
+    gated: bool,
+) -> RecordResult:
+    """The write transaction of `record`; _Again to confirm the token or to run the
+    policy gate first (the transaction's first statement tells whether either is due)."""
     with db.write() as conn:
-        ids = store.slot_ids(
+        ids = lookup.slot_ids(
             conn,
             actor.org_id,
             req.environment,
             req.logical_environment,
             req.deployment_name,
             req.kind,
+            digest=req.digest,
+            token_id=actor.token_id,
+            now=now,
         )
+        if actor.unconfirmed and not ids.token_live:
+            raise _Again(confirm=True)
         slot = _slot(conn, actor, req, ids)
+        if req.status == Status.DEPLOYED and ids.policy_attached and not gated:
+            raise _Again(confirm=False)
         # Shared on the (environment, logical environment): a snapshot sync of it
         # takes it exclusively and so never interleaves with a single report.
         db.lock_key(conn, "slot", *slot.key, shared=("space", *slot.key[:3]))
@@ -147,7 +200,7 @@ def record(db: Database, actor: Actor, request: RecordRequest) -> RecordResult:
             result = _deploy(conn, actor, slot, req, ids, active, latest, now, policy)
         else:
             result = _decommission(conn, slot, req, active, latest, now, stale_after)
-        _audit(conn, actor, slot, result)
+        _audit(conn, actor, slot, result)  # the transaction's last statement, with COMMIT
     return result
 
 
@@ -229,11 +282,12 @@ def _heartbeat(
         seen=req.observed_at or now,
         now=now,
         observed=req.observed_at is not None,
+        confirm_token=actor.token_id if actor.unconfirmed else None,
     )
     return RecordResult(Record.of(row, now), RecordAction.HEARTBEAT) if row is not None else None
 
 
-def _slot(conn: Connection, actor: Actor, req: RecordRequest, ids: store.SlotIds) -> store.Slot:
+def _slot(conn: Connection, actor: Actor, req: RecordRequest, ids: lookup.SlotIds) -> store.Slot:
     from deploytrace.services.environments import environments, logical_environments
 
     if ids.environment_id is None:
@@ -321,7 +375,7 @@ def _audit(conn: Connection, actor: Actor, slot: store.Slot, result: RecordResul
                     },
                 )
             )
-    audit.append_many(conn, actor.org_id, actor.name, entries)
+    audit.append_many(conn, actor.org_id, actor.name, entries, commit=True)
 
 
 def created_change(slot_label: str, row: Record) -> audit.Change:
@@ -347,7 +401,7 @@ def _deploy(
     actor: Actor,
     slot: store.Slot,
     req: RecordRequest,
-    ids: store.SlotIds,
+    ids: lookup.SlotIds,
     active: store.RecordRow | None,
     latest: store.RecordRow | None,
     now: dt.datetime,
@@ -364,7 +418,10 @@ def _deploy(
     at = _effective_time(req, latest, now, slot)
     # Records never change artifact, so the evidence is checked once, here, when
     # a record is created; its heartbeats need no new check.
-    named = artifacts.require_attested(conn, actor.org_id, req.digest, req.kind)
+    if ids.attested:
+        named = ids.attested_name
+    else:  # says what evidence there is instead
+        named = artifacts.require_attested(conn, actor.org_id, req.digest, req.kind)
     if req.artifact_name is None and named:
         # `--digest` without `--artifact-name`: the attestation's subject names it.
         req = replace(req, artifact_name=validation.clip(named, validation.MAX_ARTIFACT_NAME))
@@ -395,32 +452,19 @@ def _deploy(
             artifact_version=req.artifact_version,
             recorded_by=actor.name,
             reported_ci=req.ci.as_dict() if req.ci else None,
-            promotion_skipped=promotion_skipped(conn, actor.org_id, ids.position, req.digest, at),
             policy=policy,
         ),
         record_id=new,
         at=at,
         now=now,
         stale_after=stale_after,
+        # SPEC §8, decided by the INSERT: skipped unless the digest ran there before `at`.
+        previous=(ids.previous_id, ids.previous_name)
+        if ids.previous_id is not None and ids.previous_name is not None
+        else None,
     )
     action = RecordAction.SUPERSEDED_PREVIOUS if previous else RecordAction.CREATED
     return RecordResult(Record.of(row, now), action, Record.of(previous, now) if previous else None)
-
-
-def promotion_skipped(
-    conn: Connection, org_id: uuid.UUID, position: int | None, digest: str, at: dt.datetime
-) -> str | None:
-    """SPEC §8: the logical environment right before this one, if `digest` never ran there
-    before `at`; None when it did, or when this one is first or outside the order."""
-    if position is None:
-        return None
-    before = [e for e in env_store.promotion_order(conn, org_id) if (e.position or 0) < position]
-    if not before:
-        return None
-    previous = before[-1]
-    if store.ran_in(conn, org_id, previous.id, digest, at):
-        return None
-    return previous.name
 
 
 def _decommission(

@@ -145,14 +145,15 @@ def attesting_types(conn: Connection, org_id: uuid.UUID, digest: str) -> dict[st
     return found
 
 
-_IS_ATTESTED = select(
-    exists().where(
-        r.c.org_id == bindparam("org"),
-        r.c.digest == bindparam("digest"),
-        r.c.role.in_(ATTESTING_ROLES),
-        or_(r.c.material_type.is_(None), r.c.material_type == bindparam("kind")),
-    )
+# The gate's condition, with bind parameters :org, :digest and :kind (also a
+# subquery of the record path's one look-up, storage/record_path.py).
+ATTESTED = exists().where(
+    r.c.org_id == bindparam("org"),
+    r.c.digest == bindparam("digest"),
+    r.c.role.in_(ATTESTING_ROLES),
+    or_(r.c.material_type.is_(None), r.c.material_type == bindparam("kind")),
 )
+_IS_ATTESTED = select(ATTESTED)
 
 
 def is_attested(conn: Connection, org_id: uuid.UUID, digest: str, kind: str) -> bool:
@@ -162,7 +163,7 @@ def is_attested(conn: Connection, org_id: uuid.UUID, digest: str, kind: str) -> 
 
 # The gate and the name in one look-up: the newest attesting reference, subjects
 # (which carry the artifact's name) before materials.
-_ATTESTING_NAME = (
+ATTESTING_NAME = (
     select(r.c.name)
     .where(
         r.c.org_id == bindparam("org"),
@@ -181,7 +182,7 @@ def attesting_name(
     conn: Connection, org_id: uuid.UUID, digest: str, kind: str
 ) -> tuple[bool, str | None]:
     """(is it attested for `kind`, the name its newest attesting subject gives it)."""
-    row = conn.execute(_ATTESTING_NAME, {"org": org_id, "digest": digest, "kind": kind}).first()
+    row = conn.execute(ATTESTING_NAME, {"org": org_id, "digest": digest, "kind": kind}).first()
     return (row is not None, row.name if row is not None else None)
 
 

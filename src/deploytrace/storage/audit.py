@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from deploytrace.storage.base import BigSerial, UTCDateTime, metadata
+from deploytrace.storage.db import execute_and_commit
 
 audit_heads = Table(
     "audit_heads",
@@ -133,9 +134,14 @@ def get_head(conn: Connection, org_id: uuid.UUID) -> tuple[int, str]:
     return (int(row.position), str(row.hash)) if row else (0, GENESIS)
 
 
-def append(conn: Connection, org_id: uuid.UUID, pending: list[Pending]) -> None:
+def append(
+    conn: Connection, org_id: uuid.UUID, pending: list[Pending], *, commit: bool = False
+) -> None:
+    """Chain `pending` after the org's head. `commit`: this is the transaction's last
+    statement, and on PostgreSQL it goes to the server together with COMMIT (see
+    db.execute_and_commit: the head's lock is then held for no client round trip)."""
     if conn.dialect.name == "postgresql":
-        _append_in_one_statement(conn, org_id, pending)
+        _append_in_one_statement(conn, org_id, pending, commit=commit)
         return
     # SQLite: the write transaction holds the database lock; no row lock needed.
     position, prev = get_head(conn, org_id)
@@ -176,10 +182,15 @@ def _append_sql(count: int) -> TextClause:
     organization's writers queue. `link` is computed by PostgreSQL here
     (sha256 of the same text), so both backends build the same chain.
     """
+    # `one` is the head, or one row of NULLs when the organization has none: the
+    # entries' NOT NULL position then fails the statement instead of inserting nothing
+    # (sent with COMMIT by execute_and_commit, an empty append would commit the audited
+    # change without its entries).
     steps = [
-        "head AS (SELECT position AS p, hash AS h FROM audit_heads WHERE org_id = :org FOR UPDATE)"
+        "head AS (SELECT position AS p, hash AS h FROM audit_heads WHERE org_id = :org FOR UPDATE)",
+        "one AS (SELECT head.p, head.h FROM (SELECT 1) AS always LEFT JOIN head ON true)",
     ]
-    previous = "head"
+    previous = "one"
     for i in range(count):
         steps.append(
             f"e{i} AS (SELECT {previous}.p + 1 AS p, {previous}.h AS prev, encode(sha256("
@@ -205,7 +216,9 @@ def _append_sql(count: int) -> TextClause:
     )
 
 
-def _append_in_one_statement(conn: Connection, org_id: uuid.UUID, pending: list[Pending]) -> None:
+def _append_in_one_statement(
+    conn: Connection, org_id: uuid.UUID, pending: list[Pending], *, commit: bool
+) -> None:
     # Usually one statement. A push of thousands of attestations takes one per
     # CHUNK entries; each continues from the head the one before it moved (the
     # row lock is held from the first to COMMIT).
@@ -221,8 +234,12 @@ def _append_in_one_statement(conn: Connection, org_id: uuid.UUID, pending: list[
             params[f"action{i}"] = p.action
             params[f"target{i}"] = p.target
             params[f"details{i}"] = json.dumps(p.details)
-        result = conn.execute(_append_sql(len(chunk)), params)
-        if result.rowcount != 1:
+        statement = _append_sql(len(chunk))
+        if commit and start + CHUNK >= len(pending):
+            count = execute_and_commit(conn, statement, params)
+        else:
+            count = conn.execute(statement, params).rowcount
+        if count != 1:
             raise LookupError(f"organization {org_id} has no audit head")
 
 

@@ -11,6 +11,7 @@ With a read replica (`read_url`), `read()` may be answered by the replica; see
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import time
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, Dialect, Engine, TextClause, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
 from deploytrace.errors import DeploytraceError, InvalidInput, Unavailable
@@ -220,6 +221,41 @@ class Database:
         if self.read_engine is not None:
             self.read_engine.dispose()
         self.engine.dispose()
+
+
+def execute_and_commit(conn: Connection, statement: TextClause, params: dict[str, Any]) -> int:
+    """Run `statement` (a `text()` with bind parameters) and COMMIT the transaction in
+    one round trip; its row count. Call it last in a `Database.write()` block: the
+    block's own COMMIT then finds nothing left to commit.
+
+    For the statement that takes the lock all of an organization's writers queue on
+    (the audit head, storage/audit.py): sent alone, that lock stays held until the
+    thread that sent it has read the answer and, holding the GIL again, sent COMMIT;
+    in a busy server process that wait is a few switch intervals (5 ms each), and the
+    organization's writers queue behind it. Pipelined (psycopg's pipeline mode),
+    PostgreSQL commits right after the statement. On SQLite a plain execute.
+    """
+    if conn.dialect.name != "postgresql":
+        return int(conn.execute(statement, params).rowcount)
+    import psycopg
+
+    sql = _driver_sql(statement, conn.dialect)
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    try:
+        with raw.pipeline():
+            cursor = raw.cursor()
+            cursor.execute(sql, params)
+            raw.commit()
+        return cursor.rowcount
+    except psycopg.Error as error:
+        raise exc.DBAPIError.instance(sql, params, error, psycopg.Error) from error
+
+
+@functools.lru_cache(maxsize=256)
+def _driver_sql(statement: TextClause, dialect: Dialect) -> str:
+    """The SQL text the driver receives for `statement` (psycopg: %(name)s parameters)."""
+    return str(statement.compile(dialect=dialect))
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)")

@@ -43,12 +43,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    true,
     update,
 )
 
 from deploytrace.storage.base import BigSerial, UTCDateTime, metadata
 from deploytrace.storage.environments import environments, logical_environments
+from deploytrace.storage.tenancy import TOKEN_LIVE
 from deploytrace.vocabulary import EndedReason, Status
 
 DEPLOYED = Status.DEPLOYED.value
@@ -355,27 +355,6 @@ def _not_before(column: Any, param: str) -> Any:
     return case((column > at, column), else_=at)
 
 
-_SLOT = (
-    select(
-        environments.c.id.label("environment_id"),
-        environments.c.stale_after_seconds,
-        logical_environments.c.id.label("logical_environment_id"),
-        logical_environments.c.position,
-        select(s_.c.id)
-        .where(
-            s_.c.org_id == bindparam("org"),
-            s_.c.environment_id == environments.c.id,
-            s_.c.logical_environment_id == logical_environments.c.id,
-            s_.c.deployment_name == bindparam("name"),
-            s_.c.kind == bindparam("kind_"),
-        )
-        .scalar_subquery()
-        .label("slot_id"),
-    )
-    .select_from(environments.join(logical_environments, true()))
-    .where(*_live(environments, "env"), *_live(logical_environments, "lenv"))
-)
-
 _HEARTBEAT_STALE_AFTER = (
     select(environments.c.stale_after_seconds).where(*_live(environments, "env")).scalar_subquery()
 )
@@ -392,27 +371,38 @@ _HEARTBEAT_IN_SLOT = (
     r.c.status == DEPLOYED,
     r.c.artifact_digest == bindparam("digest"),
 )
-_HEARTBEAT = (
-    update(r)
-    .where(*_HEARTBEAT_IN_SLOT)
-    .values(
-        last_seen_at=_not_before(r.c.last_seen_at, "seen"),
-        updated_at=_not_before(r.c.updated_at, "now"),
-        heartbeats=r.c.heartbeats + 1,
+
+
+def _heartbeat_statement(*, observed: bool, confirm_token: bool) -> Any:
+    """`observed`: with an explicit `--observed-at`, a report older than what the record
+    knows moves nothing. `confirm_token`: it also matches nothing once the caller's
+    token (`:token`) is revoked or expired (tenancy.TOKEN_LIVE)."""
+    where = [*_HEARTBEAT_IN_SLOT]
+    if observed:
+        where.append(r.c.last_seen_at <= bindparam("seen", type_=UTCDateTime))
+    if confirm_token:
+        where.append(TOKEN_LIVE)
+    seen = (
+        bindparam("seen", type_=UTCDateTime) if observed else _not_before(r.c.last_seen_at, "seen")
     )
-    .returning(*_own_columns, _HEARTBEAT_STALE_AFTER.label("stale_after_seconds"))
-)
-# With an explicit `--observed-at`, a report older than what the record knows moves nothing.
-_HEARTBEAT_OBSERVED = (
-    update(r)
-    .where(*_HEARTBEAT_IN_SLOT, r.c.last_seen_at <= bindparam("seen", type_=UTCDateTime))
-    .values(
-        last_seen_at=bindparam("seen", type_=UTCDateTime),
-        updated_at=_not_before(r.c.updated_at, "now"),
-        heartbeats=r.c.heartbeats + 1,
+    return (
+        update(r)
+        .where(*where)
+        .values(
+            last_seen_at=seen,
+            updated_at=_not_before(r.c.updated_at, "now"),
+            heartbeats=r.c.heartbeats + 1,
+        )
+        .returning(*_own_columns, _HEARTBEAT_STALE_AFTER.label("stale_after_seconds"))
     )
-    .returning(*_own_columns, _HEARTBEAT_STALE_AFTER.label("stale_after_seconds"))
-)
+
+
+# (observed, confirm_token) -> the statement, built once.
+_HEARTBEATS = {
+    (observed, confirm): _heartbeat_statement(observed=observed, confirm_token=confirm)
+    for observed in (False, True)
+    for confirm in (False, True)
+}
 _ACTIVE_IN_SLOT = select(*_own_columns).where(
     r.c.slot_id == bindparam("slot"), r.c.status == DEPLOYED
 )
@@ -423,6 +413,26 @@ _LATEST = (
     .limit(1)
 )
 _INSERT = insert(r).returning(*_own_columns)
+# SPEC §8 in the INSERT itself: the logical environment before this one
+# (:previous_id, :previous_name) is recorded as skipped unless the digest ran there
+# before the record's start.
+_RAN_BEFORE = exists().where(
+    r.c.org_id == bindparam("ran_org", type_=Uuid),
+    r.c.artifact_digest == bindparam("ran_digest", type_=String),
+    r.c.logical_environment_id == bindparam("previous_id", type_=Uuid),
+    r.c.created_at < bindparam("ran_before", type_=UTCDateTime),
+)
+_INSERT_PROMOTED = (
+    insert(r)
+    .values(
+        promotion_skipped=case(
+            (bindparam("previous_id", type_=Uuid).is_(None), None),
+            (_RAN_BEFORE, None),
+            else_=bindparam("previous_name", type_=String),
+        )
+    )
+    .returning(*_own_columns)
+)
 _END = (
     update(r)
     .where(r.c.seq == bindparam("seq_"))
@@ -435,52 +445,6 @@ _END = (
     )
     .returning(*_own_columns)
 )
-
-
-@dataclass(frozen=True)
-class SlotIds:
-    environment_id: uuid.UUID | None
-    logical_environment_id: uuid.UUID | None
-    slot_id: int | None
-    stale_after_seconds: int | None
-    position: int | None
-
-
-def slot_ids(
-    conn: Connection,
-    org_id: uuid.UUID,
-    environment: str,
-    logical_environment: str,
-    deployment_name: str,
-    kind: str,
-) -> SlotIds:
-    """The ids a slot is made of (None where a name is unknown) and the slot's own id."""
-    row = conn.execute(
-        _SLOT,
-        {
-            "org": org_id,
-            "env": environment,
-            "lenv": logical_environment,
-            "name": deployment_name,
-            "kind_": kind,
-        },
-    ).first()
-    if row is None:
-        env_id = conn.scalar(
-            select(_live_id(environments, "env")), {"org": org_id, "env": environment}
-        )
-        lenv_id = conn.scalar(
-            select(_live_id(logical_environments, "lenv")),
-            {"org": org_id, "lenv": logical_environment},
-        )
-        return SlotIds(env_id, lenv_id, None, None, None)
-    return SlotIds(
-        row.environment_id,
-        row.logical_environment_id,
-        row.slot_id,
-        row.stale_after_seconds,
-        row.position,
-    )
 
 
 def _slot_values(slot: Slot) -> dict[str, object]:
@@ -527,15 +491,18 @@ def heartbeat_by_names(
     seen: dt.datetime,
     now: dt.datetime,
     observed: bool = False,
+    confirm_token: uuid.UUID | None = None,
 ) -> RecordRow | None:
     """Heartbeat the slot's deployed record if it is `digest`; None otherwise.
 
     `observed`: `seen` is a time the reporter gave, and a report older than what
     the record knows matches nothing (the caller tells "older" from "other digest").
+    `confirm_token`: a token verified earlier; nothing matches if it is no longer live.
     """
     row = conn.execute(
-        _HEARTBEAT_OBSERVED if observed else _HEARTBEAT,
+        _HEARTBEATS[observed, confirm_token is not None],
         {
+            "token": confirm_token,
             "org": org_id,
             "env": environment,
             "lenv": logical_environment,
@@ -604,33 +571,42 @@ def insert_record(
     at: dt.datetime,
     now: dt.datetime,
     stale_after: int | None,
+    previous: tuple[uuid.UUID, str] | None = None,
 ) -> RecordRow:
-    """A new `deployed` record created at `at` (the report's time), stored at `now`."""
+    """A new `deployed` record created at `at` (the report's time), stored at `now`.
+
+    `previous`: the logical environment (id, name) before the slot's in the promotion
+    order; the record says it skipped it unless the digest ran there before `at`
+    (decided by the INSERT itself; `new.promotion_skipped` is then not used).
+    """
     assert slot.id is not None
-    row = conn.execute(
-        _INSERT,
-        {
-            "id": record_id,
-            "org_id": slot.org_id,
-            "slot_id": slot.id,
-            "environment_id": slot.environment_id,
-            "logical_environment_id": slot.logical_environment_id,
-            "deployment_name": slot.deployment_name,
-            "kind": slot.kind,
-            "artifact_digest": new.digest,
-            "artifact_name": new.artifact_name,
-            "artifact_version": new.artifact_version,
-            "status": DEPLOYED,
-            "created_at": at,
-            "updated_at": now,
-            "last_seen_at": at,
-            "recorded_by": new.recorded_by,
-            "scope": new.scope,
-            "reported_ci": new.reported_ci,
-            "promotion_skipped": new.promotion_skipped,
-            "policy": new.policy,
-        },
-    ).one()
+    values: dict[str, Any] = {
+        "id": record_id,
+        "org_id": slot.org_id,
+        "slot_id": slot.id,
+        "environment_id": slot.environment_id,
+        "logical_environment_id": slot.logical_environment_id,
+        "deployment_name": slot.deployment_name,
+        "kind": slot.kind,
+        "artifact_digest": new.digest,
+        "artifact_name": new.artifact_name,
+        "artifact_version": new.artifact_version,
+        "status": DEPLOYED,
+        "created_at": at,
+        "updated_at": now,
+        "last_seen_at": at,
+        "recorded_by": new.recorded_by,
+        "scope": new.scope,
+        "reported_ci": new.reported_ci,
+        "policy": new.policy,
+    }
+    if previous is None:
+        values["promotion_skipped"] = new.promotion_skipped
+        row = conn.execute(_INSERT, values).one()
+    else:
+        values["previous_id"], values["previous_name"] = previous
+        values.update(ran_org=slot.org_id, ran_digest=new.digest, ran_before=at)
+        row = conn.execute(_INSERT_PROMOTED, values).one()
     return _record_in(row, slot, stale_after)
 
 
@@ -663,25 +639,6 @@ def end(
 
 def set_scope(conn: Connection, seq: int, scope: str | None) -> None:
     conn.execute(update(r).where(r.c.seq == seq).values(scope=scope))
-
-
-def ran_in(
-    conn: Connection,
-    org_id: uuid.UUID,
-    logical_environment_id: uuid.UUID,
-    digest: str,
-    before: dt.datetime,
-) -> bool:
-    """Was `digest` deployed in that logical environment (any environment) before `before`?"""
-    query = select(
-        exists().where(
-            r.c.org_id == org_id,
-            r.c.artifact_digest == digest,
-            r.c.logical_environment_id == logical_environment_id,
-            r.c.created_at < before,
-        )
-    )
-    return bool(conn.scalar(query))
 
 
 # Lists --------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
+    exists,
     insert,
+    or_,
     select,
     update,
 )
@@ -112,6 +114,19 @@ _TOKEN_BY_ID = (
     select(*_token_columns)
     .join(organizations, organizations.c.id == api_tokens.c.org_id)
     .where(api_tokens.c.id == bindparam("token_id"))
+)
+
+
+# A token the process verified a moment ago (services/tenancy.py) is confirmed by the
+# first statement of the request's own work: neither revoked nor expired by :now.
+# Bind parameters :token and :now.
+TOKEN_LIVE = exists().where(
+    api_tokens.c.id == bindparam("token"),
+    api_tokens.c.revoked_at.is_(None),
+    or_(
+        api_tokens.c.expires_at.is_(None),
+        api_tokens.c.expires_at > bindparam("now", type_=UTCDateTime),
+    ),
 )
 
 
