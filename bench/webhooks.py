@@ -72,11 +72,23 @@ def org_id(pg: Postgres, database: str, name: str) -> uuid.UUID:
 
 
 def prepopulate(pg: Postgres, database: str, org: uuid.UUID, rng: str, a: Any) -> None:
+    """Round 0 of every slot (its slot row and one deployed record, written in SQL)."""
     with pg.connect(database, autocommit=False) as conn:
+        envs = dict(conn.execute("SELECT name, id FROM environments WHERE org_id = %s", (org,)))
+        lenvs = dict(
+            conn.execute("SELECT name, id FROM logical_environments WHERE org_id = %s", (org,))
+        )
         for s in range(a.slots):
             env, lenv, name = slot(s, rng)
-            digest = pool_digest(s % a.pool + 1)
-            baseline_sql.record(conn, org, "bench-setup", env, lenv, name, digest)
+            row = conn.execute(
+                "INSERT INTO deployment_slots (org_id, environment_id, logical_environment_id, "
+                "deployment_name, kind, created_at) VALUES (%s, %s, %s, %s, %s, now()) "
+                "RETURNING id",
+                (org, envs[env], lenvs[lenv], name, baseline_sql.KIND),
+            ).fetchone()
+            assert row is not None
+            ref = baseline_sql.SlotRef(int(row[0]), org, envs[env], lenvs[lenv], name)
+            baseline_sql.record(conn, ref, pool_digest(s % a.pool + 1), "bench-setup")
 
 
 class Receiver:

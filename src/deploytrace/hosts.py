@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 
 def is_loopback(host: str) -> bool:
     """True for localhost, 127.0.0.0/8 and ::1 (with or without a port)."""
@@ -13,6 +11,8 @@ def is_loopback(host: str) -> bool:
         host = host.split(":", 1)[0]
     if host.lower() == "localhost":
         return True
+    import ipaddress  # only for a literal address: CLI start-up
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

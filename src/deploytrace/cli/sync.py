@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
-import signal
 import sys
 import threading
 import time
@@ -165,6 +163,8 @@ class Backoff:
     def next(self) -> float:
         self.failures += 1
         delay = min(self.cap, self.start * 2 ** (self.failures - 1))
+        import random  # here: `deployment list` and friends import this module too
+
         return float(min(self.cap, delay * random.uniform(0.8, 1.2)))  # noqa: S311
 
     def reset(self) -> None:
@@ -275,6 +275,8 @@ def _report_every(
     dry_run: bool,
 ) -> None:
     """Report until SIGTERM/SIGINT; the report in flight when it arrives completes first."""
+    import signal
+
     stop = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:
