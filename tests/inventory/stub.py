@@ -80,9 +80,11 @@ class StubServer:
                     answer = stub.answer
                 else:
                     answer = canned_answer(body, env)
-                self._send(stub.status, answer)
+                # Recorded before the answer goes out: the CLI may have returned (and the
+                # test looked) before this thread runs again.
                 record.completed_at = time.monotonic()
                 stub.received.append(record)
+                self._send(stub.status, answer)
 
             def _send(self, code: int, body: Any) -> None:
                 data = json.dumps(body).encode()
