@@ -35,9 +35,7 @@ import time
 import uuid
 from typing import Any
 
-import baseline_sql
 from common import (
-    LOGICAL_ENVIRONMENTS,
     REPO,
     Api,
     Postgres,
@@ -53,15 +51,10 @@ from common import (
     pool_digest,
     table,
 )
-from record_rate import children_cpu, run_wrk
+from record_rate import NENV, children_cpu, prepopulate, run_wrk
 
-NENV = 8
 RECEIVER = REPO / "tests" / "events" / "receiver.py"
 KEY = base64.b64encode(os.urandom(32)).decode()
-
-
-def slot(s: int, rng: str) -> tuple[str, str, str]:
-    return f"env-{s % NENV}", LOGICAL_ENVIRONMENTS[(s // NENV) % 3], f"{rng}-{s}"
 
 
 def org_id(pg: Postgres, database: str, name: str) -> uuid.UUID:
@@ -69,26 +62,6 @@ def org_id(pg: Postgres, database: str, name: str) -> uuid.UUID:
         row = conn.execute("SELECT id FROM organizations WHERE name = %s", (name,)).fetchone()
     assert row is not None
     return uuid.UUID(str(row[0]))
-
-
-def prepopulate(pg: Postgres, database: str, org: uuid.UUID, rng: str, a: Any) -> None:
-    """Round 0 of every slot (its slot row and one deployed record, written in SQL)."""
-    with pg.connect(database, autocommit=False) as conn:
-        envs = dict(conn.execute("SELECT name, id FROM environments WHERE org_id = %s", (org,)))
-        lenvs = dict(
-            conn.execute("SELECT name, id FROM logical_environments WHERE org_id = %s", (org,))
-        )
-        for s in range(a.slots):
-            env, lenv, name = slot(s, rng)
-            row = conn.execute(
-                "INSERT INTO deployment_slots (org_id, environment_id, logical_environment_id, "
-                "deployment_name, kind, created_at) VALUES (%s, %s, %s, %s, %s, now()) "
-                "RETURNING id",
-                (org, envs[env], lenvs[lenv], name, baseline_sql.KIND),
-            ).fetchone()
-            assert row is not None
-            ref = baseline_sql.SlotRef(int(row[0]), org, envs[env], lenvs[lenv], name)
-            baseline_sql.record(conn, ref, pool_digest(s % a.pool + 1), "bench-setup")
 
 
 class Receiver:
@@ -265,7 +238,7 @@ def main() -> None:
                 api.close()
         for org in orgs.values():
             for rng in ranges:
-                prepopulate(pg, database, org, rng, a)
+                prepopulate(pg, database, org, rng, a.slots, a.pool)
         with pg.connect(database) as conn:
             conn.execute("VACUUM ANALYZE")
         rtt = round_trip_us(pg, database)
