@@ -7,13 +7,12 @@ never repeated in the error: a webhook authenticates its receiver by signature.
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 from deploytrace.errors import InvalidInput
+from deploytrace.hosts import is_loopback
 
 MAX_URL = 2048
-_LOOPBACK_NAMES = {"localhost", "localhost."}
 
 
 def webhook_url(raw: str) -> str:
@@ -40,7 +39,7 @@ def webhook_url(raw: str) -> str:
     host = (parts.hostname or "").lower()
     if not host:
         raise InvalidInput("a webhook URL needs a host")
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise InvalidInput(
             "http:// webhook URLs are allowed to loopback addresses only "
             "(localhost, 127.0.0.1, [::1]); use https://"
@@ -51,12 +50,3 @@ def webhook_url(raw: str) -> str:
     if port is not None:
         netloc += f":{port}"
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
